@@ -1,0 +1,122 @@
+"""`create`: validate and plan everything, then build the container and leave its init
+waiting for `start`. On any error every resource made so far is removed again."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from ociruntime.errors import OciError
+from ociruntime.state.store import FIFO_FILE, ContainerDir, validate_id, write_atomic
+
+
+@dataclass
+class CreateOptions:
+    root: str
+    container_id: str
+    bundle: str = "."
+    pid_file: str | None = None
+    console_socket: str | None = None
+    no_pivot: bool = False
+    no_new_keyring: bool = False
+    preserve_fds: int = 0
+    systemd_cgroup: bool = False
+    detach: bool = True
+
+
+def create(opts: CreateOptions) -> int:
+    """Create the container; return the host pid of its init."""
+    from ociruntime.process.plan import build_plan, resolve_bundle
+    from ociruntime.spec.load import load_config
+
+    validate_id(opts.container_id)
+    bundle = resolve_bundle(opts.bundle)
+    pid_file = os.path.abspath(opts.pid_file) if opts.pid_file else None
+    config = load_config(bundle)
+    _check_terminal(config, opts)
+    cdir = ContainerDir(opts.root, opts.container_id)
+    plan = build_plan(config, container_id=opts.container_id, bundle=bundle, state_dir=cdir.path,
+                      no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring,
+                      preserve_fds=opts.preserve_fds + _listen_fds(config))
+    cgroup = _cgroup_manager(config, opts)
+    cdir.claim()
+    created_cgroup = False
+    try:
+        cdir.write_config(config)
+        os.mkfifo(cdir.file(FIFO_FILE), 0o622)
+        state = _initial_state(config, opts.container_id, bundle, plan.rootfs)
+        if cgroup is not None:
+            cgroup.create()
+            created_cgroup = True
+            state["cgroup"] = cgroup.to_state()
+        cdir.write_state(state)  # pid 0: a crash from here on is cleaned by `delete --force`
+        from ociruntime.process.parent import spawn_container
+
+        hook_state = {"ociVersion": state["ociVersion"], "id": opts.container_id, "status": "created",
+                      "bundle": bundle, "annotations": state["annotations"]}
+        result = spawn_container(plan, cgroup=cgroup, fifo_path=cdir.file(FIFO_FILE), hook_state=hook_state)
+        from ociruntime.state.status import read_start_time
+
+        state["pid"] = result.init_pid
+        state["start_time"] = read_start_time(result.init_pid)
+        cdir.write_state(state)
+        if pid_file:
+            write_atomic(pid_file, str(result.init_pid).encode(), 0o644)
+        return result.init_pid
+    except BaseException:
+        if created_cgroup:
+            try:
+                cgroup.destroy(force=True)
+            except OSError:
+                pass
+        cdir.remove()
+        raise
+
+
+def _initial_state(config: dict, container_id: str, bundle: str, rootfs_plan: object) -> dict:
+    now = time.time_ns()
+    created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now // 10**9)) + f".{now % 10**9:09d}Z"
+    root_path = (config.get("root") or {}).get("path", "")
+    return {
+        "ociVersion": config.get("ociVersion", ""),
+        "id": container_id,
+        "pid": 0,
+        "start_time": None,
+        "bundle": bundle,
+        "rootfs": os.path.join(bundle, root_path) if root_path else "",
+        "created": created,
+        "annotations": config.get("annotations") or {},
+    }
+
+
+def _cgroup_manager(config: dict, opts: CreateOptions):  # -> CgroupManager | None
+    from ociruntime.cgroups import manager_for
+
+    return manager_for(config, opts.container_id, systemd=opts.systemd_cgroup)
+
+
+def _check_terminal(config: dict, opts: CreateOptions) -> None:
+    terminal = bool((config.get("process") or {}).get("terminal"))
+    if terminal and opts.detach and not opts.console_socket:
+        raise OciError("cannot allocate tty if runc will detach without setting console socket",
+                       code="usage.invalid")
+    if opts.console_socket and (not terminal or not opts.detach):
+        raise OciError("cannot use console socket if runc will not detach or allocate tty",
+                       code="usage.invalid")
+    if terminal:
+        raise OciError("process.terminal: console support is not implemented yet",
+                       code="kernel.unsupported")
+
+
+def _listen_fds(config: dict) -> int:
+    """Socket activation: pass $LISTEN_FDS fds through, as runc does."""
+    try:
+        count = int(os.environ.get("LISTEN_FDS", "0"))
+    except ValueError:
+        return 0
+    if count > 0:
+        env = config["process"].setdefault("env", [])
+        env[:] = [e for e in env if not e.startswith(("LISTEN_FDS=", "LISTEN_PID="))]
+        env += [f"LISTEN_FDS={count}", "LISTEN_PID=1"]
+    return max(count, 0)

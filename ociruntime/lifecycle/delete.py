@@ -1,0 +1,84 @@
+"""`delete`: remove a stopped (or, like runc, a created) container; --force kills it first.
+poststop hooks run after everything is removed."""
+
+from __future__ import annotations
+
+import signal
+
+from ociruntime.errors import ContainerNotFound, ContainerStateError, OciError
+from ociruntime.lifecycle.container import Container, load
+from ociruntime.state import status as st
+from ociruntime.state.store import ContainerDir
+
+_KILL_TIMEOUT = 10.0
+
+
+def delete(root: str, container_id: str, *, force: bool = False) -> None:
+    try:
+        container = load(root, container_id)
+    except ContainerNotFound:
+        if force:
+            return
+        raise
+    except OciError as err:
+        if err.code != "state.corrupt":
+            raise
+        # An interrupted create left a directory without a readable state: remove it
+        # (as runc does); only --force makes that a success.
+        ContainerDir(root, container_id).remove()
+        if force:
+            return
+        raise ContainerNotFound(container_id) from None
+    status = container.status()
+    if status in (st.RUNNING, st.PAUSED) and not force:
+        raise ContainerStateError(f"cannot delete container {container_id} that is not stopped: {status}")
+    if status != st.STOPPED:
+        _kill_init(container, status)
+    destroy(container)
+
+
+def _kill_init(container: Container, status: str) -> None:
+    from ociruntime.lifecycle.kill import send_to_init
+    from ociruntime.process.parent import wait_for_exit
+
+    cgroup = container.cgroup()
+    try:
+        send_to_init(container.pid, signal.SIGKILL)
+    except (ContainerStateError, OciError):
+        return  # already gone
+    if status == st.PAUSED and cgroup is not None:
+        cgroup.thaw()
+    if not wait_for_exit(container.pid, _KILL_TIMEOUT):
+        raise OciError("container init still running", code="container.state")
+
+
+def destroy(container: Container) -> None:
+    """Remove cgroup and state dir, then run poststop hooks (warnings only)."""
+    try:
+        config = container.dir.read_config()
+    except (OSError, ValueError):
+        config = {}
+    cgroup = container.cgroup()
+    if cgroup is not None:
+        cgroup.destroy(force=True)
+    _cleanup_host_mounts(container)
+    container.dir.remove()
+    poststop = (config.get("hooks") or {}).get("poststop") or []
+    if poststop:
+        from ociruntime.hooks import run_hooks_warn
+
+        run_hooks_warn(poststop, container.hook_state("stopped"), "poststop")
+
+
+def _cleanup_host_mounts(container: Container) -> None:
+    """Containers without a mount namespace mount into the host's: undo those mounts."""
+    mounts = container.state.get("host_mounts")
+    if not mounts:
+        return
+    from ociruntime.linux import mounts as m
+
+    for target in reversed(mounts):
+        try:
+            m.umount(target, m.MNT_DETACH)
+        except OSError:
+            pass

@@ -1,0 +1,43 @@
+"""`kill`: send a signal to the init (or, with all=True, to every process in the container)."""
+
+from __future__ import annotations
+
+import os
+import signal as signal_module
+
+from ociruntime.errors import ContainerStateError, OciError
+from ociruntime.lifecycle.container import load
+from ociruntime.state import status as st
+
+
+def kill(root: str, container_id: str, signal: int, *, all_processes: bool = False) -> None:
+    container = load(root, container_id, shared_lock=True)
+    status = container.status()
+    if status == st.STOPPED:
+        raise ContainerStateError("container not running")
+    if all_processes:
+        cgroup = container.cgroup()
+        pids = cgroup.pids() if cgroup is not None else [container.pid]
+        for pid in pids:
+            try:
+                os.kill(pid, signal)
+            except ProcessLookupError:
+                pass
+        if status == st.PAUSED and cgroup is not None and signal == signal_module.SIGKILL:
+            cgroup.thaw()  # let the killed tasks actually die
+        return
+    send_to_init(container.pid, signal)
+
+
+def send_to_init(pid: int, signal: int) -> None:
+    """Signal through a pidfd: the pid was checked against its start time just before."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        raise ContainerStateError("container not running") from None
+    try:
+        signal_module.pidfd_send_signal(pidfd, signal)
+    except ProcessLookupError:
+        raise OciError("no such process", code="container.state") from None
+    finally:
+        os.close(pidfd)

@@ -1,0 +1,83 @@
+"""`run`: create + start, then (unless detached) wait for the init, forwarding signals, and
+delete the container. The exit status is the process's, 128+signal when it was killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from ociruntime.lifecycle.create import CreateOptions, create
+
+# Signals runc forwards to the container; SIGCHLD is ours, SIGWINCH belongs to a tty.
+_NOT_FORWARDED = {signal.SIGCHLD, signal.SIGKILL, signal.SIGSTOP, signal.SIGWINCH, signal.SIGURG}
+
+
+def run(opts: CreateOptions, *, keep: bool = False) -> int:
+    if opts.detach:
+        create(opts)
+        from ociruntime.lifecycle.start import start
+
+        start(opts.root, opts.container_id)
+        return 0
+    import prctl
+
+    # The init is forked by our child: as a subreaper we get it back and can wait for it.
+    prctl.set_child_subreaper(True)
+    init_pid = create(opts)
+    forwarded = _forward_signals(init_pid)
+    try:
+        from ociruntime.lifecycle.start import start
+
+        start(opts.root, opts.container_id)
+        status = _wait_for(init_pid)
+    except BaseException:
+        _remove(opts.root, opts.container_id)
+        raise
+    finally:
+        for sig in forwarded:
+            signal.signal(sig, signal.SIG_DFL)
+    if not keep:
+        _remove(opts.root, opts.container_id)
+    return exit_code(status)
+
+
+def _forward_signals(pid: int) -> list[int]:
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    installed = []
+    for sig in signal.valid_signals():
+        if sig in _NOT_FORWARDED:
+            continue
+        try:
+            signal.signal(sig, forward)
+            installed.append(sig)
+        except (OSError, ValueError):
+            pass
+    return installed
+
+
+def _wait_for(pid: int) -> int:
+    """Reap children (adopted orphans too) until the init exits; return its wait status."""
+    while True:
+        try:
+            reaped, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return 0
+        if reaped == pid:
+            return status
+
+
+def exit_code(status: int) -> int:
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.waitstatus_to_exitcode(status)
+
+
+def _remove(root: str, container_id: str) -> None:
+    from ociruntime.lifecycle.delete import delete
+
+    delete(root, container_id, force=True)

@@ -1,0 +1,79 @@
+"""The parent <-> container-process message channel.
+
+A SOCK_SEQPACKET socketpair carrying one JSON object per packet. Messages (all have "type"):
+
+  parent -> stage-1 child   {"type": "go"}                 cgroup placement done, proceed
+  stage-1 -> parent         {"type": "userns"}             new user ns made; write uid/gid maps
+  parent -> stage-1         {"type": "maps_done"}
+  stage-1 -> parent         {"type": "init_pid", "pid": N} host pid of the container init
+  init -> parent            {"type": "mounts_ready"}       rootfs mounted, before pivot_root
+  parent -> init            {"type": "hooks_done"}         prestart + createRuntime hooks ran
+  init -> parent            {"type": "ready"}              waiting for `start`
+  any child -> parent       {"type": "error", "stage": S, "errno": E, "message": M, "code": C}
+
+EOF on the parent's side before "ready" means a child died without reporting.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+
+from ociruntime.errors import OciError
+
+_MAX_PACKET = 65536
+
+
+class Channel:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    @staticmethod
+    def pair() -> tuple["Channel", "Channel"]:
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        return Channel(a), Channel(b)
+
+    def send(self, msg_type: str, **fields: object) -> None:
+        fields["type"] = msg_type
+        self.sock.sendall(json.dumps(fields).encode())
+
+    def recv(self) -> dict | None:
+        data = self.sock.recv(_MAX_PACKET)
+        if not data:
+            return None
+        return json.loads(data)
+
+    def expect(self, msg_type: str) -> dict:
+        """Receive one message of the given type; an error record or EOF raises."""
+        msg = self.recv()
+        if msg is None:
+            raise OciError(f"container process exited before sending {msg_type}")
+        if msg.get("type") == "error":
+            raise error_from_record(msg)
+        if msg.get("type") != msg_type:
+            raise OciError(f"protocol error: expected {msg_type}, got {msg.get('type')}")
+        return msg
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def error_from_record(msg: dict) -> OciError:
+    err = OciError(str(msg.get("message", "unknown error in container process")))
+    if msg.get("code"):
+        err.code = str(msg["code"])
+    return err
+
+
+def error_record(stage: str, exc: BaseException) -> dict:
+    if isinstance(exc, OciError):
+        return {"stage": stage, "errno": getattr(exc, "errno", 0), "message": exc.message, "code": exc.code}
+    if isinstance(exc, OSError):
+        text = str(exc) if exc.filename is None and exc.strerror is None else (
+            f"{exc.strerror}: {exc.filename}" if exc.filename else str(exc.strerror or exc))
+        return {"stage": stage, "errno": exc.errno or 0, "message": f"{stage}: {text}", "code": "kernel.error"}
+    return {"stage": stage, "errno": 0, "message": f"{stage}: {type(exc).__name__}: {exc}",
+            "code": "runtime.error"}

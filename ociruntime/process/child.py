@@ -1,0 +1,288 @@
+"""Code that runs in the forked container processes.
+
+Stage 1 ("1:CHILD") joins and creates namespaces (user first, so the parent can write the id
+maps), then forks the container init ("2:INIT"), which becomes PID 1 of a new PID namespace,
+sets up the rootfs, and waits for `start` on the exec fifo. Neither stage ever returns: each
+ends in os._exit or execve. Errors travel to the parent as records on the channel.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from ociruntime.process.channel import Channel, error_record
+from ociruntime.process.names import set_stage_name
+from ociruntime.process.plan import ContainerPlan
+
+# Signals a waiting init should die from (Python's default for these is to ignore them as a
+# PID-namespace init, which would make `kill` of a created container a no-op).
+_FATAL_WHILE_WAITING = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
+                        signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM)
+
+
+def stage1_main(plan: ContainerPlan, chan: Channel, fifo_fd: int) -> None:
+    stage = "1:CHILD"
+    try:
+        import prctl
+
+        # Non-dumpable before joining anything (CVE-2019-5736): no /proc/<pid>/exe games.
+        prctl.set_dumpable(False)
+        set_stage_name(stage, plan.container_id)
+        chan.expect("go")
+        _join_namespaces(plan)
+        _create_user_namespace(plan, chan)
+        _unshare_rest(plan)
+        pid = os.fork()
+        if pid == 0:
+            init_main(plan, chan, fifo_fd)
+        chan.send("init_pid", pid=pid)
+        os._exit(0)
+    except BaseException as exc:  # noqa: BLE001 - everything must reach the parent
+        _report_and_exit(chan, stage, exc)
+
+
+def _report_and_exit(chan: Channel, stage: str, exc: BaseException) -> None:
+    try:
+        chan.send("error", **error_record(stage, exc))
+    except OSError:
+        pass
+    os._exit(1)
+
+
+def _join_namespaces(plan: ContainerPlan) -> None:
+    """setns into every namespace given by path; the user namespace first, as runc does."""
+    from ociruntime.errors import ConfigError
+    from ociruntime.linux import namespaces as ns
+
+    ordered = sorted((n for n in plan.namespaces if n.path), key=lambda n: n.type != "user")
+    for index_ns in ordered:
+        index = plan.namespaces.index(index_ns)
+        flag = ns.NAMESPACE_FLAGS[index_ns.type]
+        try:
+            fd = os.open(index_ns.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as err:
+            raise ConfigError(f"linux.namespaces[{index}].path",
+                              f"cannot open {index_ns.path}: {err.strerror}") from None
+        try:
+            try:
+                actual = ns.namespace_type(fd)
+            except OSError:
+                raise ConfigError(f"linux.namespaces[{index}].path",
+                                  f"{index_ns.path} is not a namespace") from None
+            if actual != flag:
+                raise ConfigError(f"linux.namespaces[{index}].path",
+                                  f"{index_ns.path} is not a {index_ns.type} namespace")
+            ns.setns(fd, flag)
+        finally:
+            os.close(fd)
+
+
+def _create_user_namespace(plan: ContainerPlan, chan: Channel) -> None:
+    if not plan.new_namespace("user"):
+        return
+    from ociruntime.linux import namespaces as ns
+
+    ns.unshare(ns.CLONE_NEWUSER)
+    chan.send("userns")
+    chan.expect("maps_done")
+    # Become root of the new namespace (mapped to whatever host id the config chose).
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+
+
+def _unshare_rest(plan: ContainerPlan) -> None:
+    from ociruntime.linux import namespaces as ns
+
+    flags = 0
+    for spec in plan.namespaces:
+        if spec.path is None and spec.type != "user":
+            flags |= ns.NAMESPACE_FLAGS[spec.type]
+    if flags:
+        ns.unshare(flags)
+    if plan.new_namespace("time") and plan.time_offsets:
+        _write_time_offsets(plan.time_offsets)
+
+
+def _write_time_offsets(offsets: dict[str, dict]) -> None:
+    lines = []
+    for clock, value in offsets.items():
+        lines.append(f"{clock} {int(value.get('secs', 0))} {int(value.get('nanosecs', 0))}\n")
+    with open("/proc/self/timens_offsets", "w") as fh:
+        fh.write("".join(lines))
+
+
+# ---------------------------------------------------------------------------------------
+# The container init (stage 2)
+# ---------------------------------------------------------------------------------------
+
+def init_main(plan: ContainerPlan, chan: Channel, fifo_fd: int) -> None:
+    stage = "2:INIT"
+    try:
+        set_stage_name(stage, plan.container_id)
+        for sig in _FATAL_WHILE_WAITING:
+            signal.signal(sig, _die_by_signal)
+        executable, hook_state = _set_up_container(plan, chan)
+        chan.send("ready")
+        chan.close()
+    except BaseException as exc:  # noqa: BLE001
+        _report_and_exit(chan, stage, exc)
+    try:
+        _wait_for_start(fifo_fd)
+        _exec_user_process(plan, executable, hook_state)
+    except BaseException as exc:  # noqa: BLE001 - nobody listens any more: tell the container's stderr
+        sys.stderr.write(f"ociruntime: {error_record('start', exc)['message']}\n")
+        sys.stderr.flush()
+        os._exit(127 if isinstance(exc, FileNotFoundError) else 1)
+
+
+def _die_by_signal(signum: int, _frame: object) -> None:
+    os._exit(128 + signum)
+
+
+def _set_up_container(plan: ContainerPlan, chan: Channel) -> tuple[str, dict]:
+    from ociruntime import rootfs
+    from ociruntime.hooks import run_hooks
+    from ociruntime.security import credentials
+
+    rootfs.prepare_rootfs(plan.rootfs)
+    chan.send("mounts_ready")
+    hook_state = chan.expect("hooks_done").get("state", {})
+    # createContainer hooks: in the container's namespaces, before pivot_root; the path
+    # resolves in the runtime's filesystem, which is still visible here.
+    run_hooks(plan.hooks.get("createContainer", []), hook_state, "createContainer")
+    rootfs.enter_rootfs(plan.rootfs)
+    rootfs.finalize_rootfs(plan.rootfs)
+    _set_names(plan)
+    _apply_sysctl(plan.sysctl)
+    if plan.new_namespace("network"):
+        _bring_up_loopback()
+    credentials.apply_rlimits(plan.credentials)
+    credentials.apply_oom_score_adj(plan.credentials)
+    if not plan.no_new_keyring:
+        from ociruntime.linux.system import join_session_keyring
+
+        join_session_keyring(f"_ses.{plan.container_id}")
+    _prepare_cwd(plan.cwd)
+    return find_executable(plan.args, plan.env, plan.cwd), hook_state
+
+
+def _set_names(plan: ContainerPlan) -> None:
+    from ociruntime.linux import system
+
+    if plan.hostname is not None:
+        system.sethostname(plan.hostname)
+    if plan.domainname is not None:
+        system.setdomainname(plan.domainname)
+
+
+def _apply_sysctl(sysctl: dict[str, str]) -> None:
+    if not sysctl:
+        return
+    from ociruntime.errors import ConfigError
+    from ociruntime.linux import fs
+
+    for key, value in sysctl.items():
+        rel = key.replace(".", "/")
+        path = f"/proc/sys/{rel}"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except OSError as err:
+            raise ConfigError(f"linux.sysctl.{key}", f"cannot open {path}: {err.strerror}") from None
+        try:
+            if fs.fstatfs_type(fd) != fs.PROC_SUPER_MAGIC:  # a bind mount over /proc/sys (CVE-2025-52881)
+                raise ConfigError(f"linux.sysctl.{key}", f"{path} is not on procfs")
+            os.write(fd, value.encode())
+        except OSError as err:
+            raise ConfigError(f"linux.sysctl.{key}", f"write {value!r} to {path}: {err.strerror}") from None
+        finally:
+            os.close(fd)
+
+
+def _bring_up_loopback() -> None:
+    """A new network namespace starts with lo down; runc brings it up."""
+    import fcntl
+    import socket
+    import struct
+
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        req = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, siocgifflags, req))[1]
+        fcntl.ioctl(sock, siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
+
+
+def _prepare_cwd(cwd: str) -> None:
+    # runc creates a missing cwd (as root, before switching user).
+    os.makedirs(cwd, mode=0o755, exist_ok=True)
+
+
+def find_executable(args: list[str], env: list[str], cwd: str) -> str:
+    """Resolve args[0] like runc (exec.LookPath with the container's PATH), inside the rootfs."""
+    from ociruntime.errors import OciError
+
+    if not args:
+        raise OciError("process.args must not be empty", code="config.invalid")
+    name = args[0]
+    prefix = "unable to start container process: exec: "
+    if "/" in name:
+        path = name if name.startswith("/") else os.path.join(cwd, name)
+        try:
+            st = os.stat(path)
+        except OSError as err:
+            raise OciError(f'{prefix}"{name}": stat {name}: {err.strerror.lower()}') from None
+        if not _is_executable_file(st):
+            raise OciError(f'{prefix}"{name}": permission denied')
+        return path
+    search = next((e[5:] for e in env if e.startswith("PATH=")), "")
+    for directory in search.split(":"):
+        candidate = os.path.join(directory or ".", name)
+        try:
+            st = os.stat(candidate)
+        except OSError:
+            continue
+        if _is_executable_file(st):
+            return candidate
+    raise OciError(f'{prefix}"{name}": executable file not found in $PATH')
+
+
+def _is_executable_file(st: os.stat_result) -> bool:
+    import stat
+
+    return stat.S_ISREG(st.st_mode) and bool(st.st_mode & 0o111)
+
+
+def _wait_for_start(fifo_fd: int) -> None:
+    """Block until `start` writes a byte into the exec fifo (we hold it O_RDWR)."""
+    while True:
+        data = os.read(fifo_fd, 1)
+        if data:
+            return
+
+
+def _exec_user_process(plan: ContainerPlan, executable: str, hook_state: dict) -> None:
+    from ociruntime.hooks import run_hooks
+    from ociruntime.linux.exec import execve
+    from ociruntime.linux.system import close_range
+    from ociruntime.security import credentials
+
+    run_hooks(plan.hooks.get("startContainer", []), hook_state, "startContainer")
+    credentials.apply_lsm(plan.credentials)
+    credentials.apply_user_and_capabilities(plan.credentials)
+    os.chdir(plan.cwd)
+    for sig in range(1, signal.NSIG):
+        try:
+            signal.signal(sig, signal.SIG_DFL)  # Python ignores SIGPIPE/SIGXFSZ; the process must not
+        except (OSError, ValueError):
+            pass
+    # Only 0-2 and the preserved fds survive exec (CVE-2024-21626): the rest become CLOEXEC,
+    # which also keeps the exec fifo open until the exec itself (`start` waits for that).
+    first_closed = 3 + plan.preserve_fds
+    for fd in range(3, first_closed):
+        try:
+            os.set_inheritable(fd, True)
+        except OSError:
+            pass
+    close_range(first_closed, cloexec=True)
+    execve(executable, plan.args, plan.env, plan.seccomp)

@@ -1,0 +1,127 @@
+"""The runtime side of `create`: fork the container, answer its requests, wait until ready.
+
+See ociruntime/process/channel.py for the message protocol and child.py for the other side.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ociruntime.errors import OciError
+from ociruntime.process.channel import Channel
+from ociruntime.process.plan import ContainerPlan
+
+
+@dataclass
+class SpawnResult:
+    init_pid: int
+
+
+def spawn_container(plan: ContainerPlan, *, cgroup: object | None, fifo_path: str,
+                    hook_state: dict) -> SpawnResult:
+    """Fork stage 1, drive the handshake, return once the init waits for `start`.
+
+    On any failure the children are killed and reaped and the error is raised; the caller
+    removes the cgroup and state dir.
+    """
+    parent_chan, child_chan = Channel.pair()
+    fifo_fd = os.open(fifo_path, os.O_RDWR | os.O_CLOEXEC)
+    stage1_pid = os.fork()
+    if stage1_pid == 0:
+        parent_chan.close()
+        from ociruntime.process.child import stage1_main
+
+        stage1_main(plan, child_chan, fifo_fd)
+        os._exit(1)  # not reached
+    child_chan.close()
+    os.close(fifo_fd)
+    init_pid = 0
+    try:
+        if cgroup is not None:
+            cgroup.add_process(stage1_pid)  # type: ignore[attr-defined]
+        parent_chan.send("go")
+        if plan.new_namespace("user"):
+            parent_chan.expect("userns")
+            write_id_maps(stage1_pid, plan)
+            parent_chan.send("maps_done")
+        init_pid = int(parent_chan.expect("init_pid")["pid"])
+        _reap(stage1_pid)
+        stage1_pid = 0
+        parent_chan.expect("mounts_ready")
+        hook_state = dict(hook_state, pid=init_pid)
+        from ociruntime.hooks import run_hooks
+
+        # prestart (deprecated) and createRuntime: runtime namespace, before pivot_root.
+        run_hooks(plan.hooks.get("prestart", []), hook_state, "prestart")
+        run_hooks(plan.hooks.get("createRuntime", []), hook_state, "createRuntime")
+        parent_chan.send("hooks_done", state=hook_state)
+        parent_chan.expect("ready")
+        return SpawnResult(init_pid=init_pid)
+    except BaseException:
+        _kill_and_reap(stage1_pid, init_pid)
+        raise
+    finally:
+        parent_chan.close()
+
+
+def write_id_maps(pid: int, plan: ContainerPlan) -> None:
+    from ociruntime.errors import ConfigError
+
+    for name, mappings in (("uid_map", plan.uid_mappings), ("gid_map", plan.gid_mappings)):
+        key = "uidMappings" if name == "uid_map" else "gidMappings"
+        text = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in mappings)
+        if not text:
+            continue
+        try:
+            with open(f"/proc/{pid}/{name}", "w") as fh:
+                fh.write(text)
+        except OSError as err:
+            raise ConfigError(f"linux.{key}", f"writing /proc/{pid}/{name}: {err.strerror}") from None
+
+
+def _reap(pid: int) -> None:
+    if pid > 0:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def _kill_and_reap(stage1_pid: int, init_pid: int) -> None:
+    import signal
+
+    for pid in (init_pid, stage1_pid):
+        if pid > 0:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    _reap(stage1_pid)
+    if init_pid > 0:
+        wait_for_exit(init_pid, timeout=5.0)
+
+
+def wait_for_exit(pid: int, timeout: float) -> bool:
+    """Wait for a process that is not our child to exit (it may stay a zombie)."""
+    import select
+
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        ready, _, _ = select.select([pidfd], [], [], timeout)
+        if ready:
+            try:  # reap it if it happens to be ours (run's subreaper)
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+        return bool(ready)
+    finally:
+        os.close(pidfd)
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise OciError(message)

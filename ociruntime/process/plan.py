@@ -1,0 +1,91 @@
+"""Everything `create` needs, computed and validated before anything is touched."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ociruntime.errors import ConfigError
+
+
+@dataclass
+class NamespaceSpec:
+    type: str
+    path: str | None  # join this namespace; None means create a new one
+
+
+@dataclass
+class ContainerPlan:
+    container_id: str
+    bundle: str
+    config: dict
+    state_dir: str
+    namespaces: list[NamespaceSpec]
+    rootfs: Any  # ociruntime.rootfs.plan.RootfsPlan
+    credentials: Any  # ociruntime.security.credentials.ProcessCredentials
+    seccomp: Any  # ociruntime.security.seccomp.SeccompProgram | None
+    args: list[str]
+    env: list[str]
+    cwd: str
+    hostname: str | None
+    domainname: str | None
+    sysctl: dict[str, str]
+    uid_mappings: list[dict]
+    gid_mappings: list[dict]
+    time_offsets: dict[str, dict]
+    hooks: dict[str, list[dict]]
+    no_pivot: bool = False
+    no_new_keyring: bool = False
+    preserve_fds: int = 0
+    extra_fds: list[int] = field(default_factory=list)
+
+    def new_namespace(self, ns_type: str) -> bool:
+        return any(ns.type == ns_type and ns.path is None for ns in self.namespaces)
+
+    def has_namespace(self, ns_type: str) -> bool:
+        return any(ns.type == ns_type for ns in self.namespaces)
+
+
+def build_plan(config: dict, *, container_id: str, bundle: str, state_dir: str, no_pivot: bool,
+               no_new_keyring: bool, preserve_fds: int) -> ContainerPlan:
+    from ociruntime.rootfs.plan import plan_rootfs
+    from ociruntime.security.credentials import plan_credentials
+
+    process = config.get("process")
+    if not isinstance(process, dict):
+        raise ConfigError("process", "process property must not be empty")
+    linux = config.get("linux") or {}
+    seccomp = None
+    if linux.get("seccomp") is not None:
+        from ociruntime.security.seccomp import compile_seccomp
+
+        seccomp = compile_seccomp(linux["seccomp"])
+    namespaces = [NamespaceSpec(ns["type"], ns.get("path") or None) for ns in linux.get("namespaces") or []]
+    return ContainerPlan(
+        container_id=container_id,
+        bundle=bundle,
+        config=config,
+        state_dir=state_dir,
+        namespaces=namespaces,
+        rootfs=plan_rootfs(config, bundle, no_pivot=no_pivot),
+        credentials=plan_credentials(process),
+        seccomp=seccomp,
+        args=list(process.get("args") or []),
+        env=list(process.get("env") or []),
+        cwd=process.get("cwd") or "/",
+        hostname=config.get("hostname"),
+        domainname=config.get("domainname"),
+        sysctl=dict(linux.get("sysctl") or {}),
+        uid_mappings=list(linux.get("uidMappings") or []),
+        gid_mappings=list(linux.get("gidMappings") or []),
+        time_offsets=dict(linux.get("timeOffsets") or {}),
+        hooks={k: list(v or []) for k, v in (config.get("hooks") or {}).items()},
+        no_pivot=no_pivot,
+        no_new_keyring=no_new_keyring,
+        preserve_fds=preserve_fds,
+    )
+
+
+def resolve_bundle(path: str) -> str:
+    return os.path.realpath(path or ".")

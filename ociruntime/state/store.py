@@ -1,0 +1,141 @@
+"""The per-container state directory: <root>/<id>/{state.json, config.json, exec.fifo}.
+
+mkdir of the directory is the atomic claim on an id (so of N concurrent creates exactly one
+wins); an flock on the directory serialises verbs acting on one container. Files are written
+to a temporary name and renamed, so a crash never leaves a half-written state.json.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import re
+
+from ociruntime.errors import ContainerExists, ContainerNotFound, InvalidContainerId, OciError
+
+STATE_FILE = "state.json"
+CONFIG_FILE = "config.json"
+FIFO_FILE = "exec.fifo"
+
+_VALID_ID = re.compile(r"^[\w+.-]+$", re.ASCII)
+
+
+def validate_id(container_id: str) -> None:
+    if not _VALID_ID.match(container_id) or container_id in (".", ".."):
+        raise InvalidContainerId()
+
+
+def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
+    directory, name = os.path.split(path)
+    tmp = os.path.join(directory, f".{name}.tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+class ContainerDir:
+    """Handle on one container's state directory."""
+
+    def __init__(self, root: str, container_id: str) -> None:
+        validate_id(container_id)
+        self.root = root
+        self.id = container_id
+        self.path = os.path.join(root, container_id)
+        self._lock_fd = -1
+
+    # -- claiming and locking -------------------------------------------------------
+    def claim(self) -> None:
+        """Create the directory; fail if the id is taken."""
+        try:
+            os.makedirs(self.root, mode=0o711, exist_ok=True)
+        except OSError as err:
+            raise OciError(f"cannot create state root {self.root}: {err.strerror}") from None
+        try:
+            os.mkdir(self.path, 0o711)
+        except FileExistsError:
+            raise ContainerExists() from None
+        except OSError as err:
+            raise OciError(f"cannot create state dir {self.path}: {err.strerror}") from None
+
+    def exists(self) -> bool:
+        return os.path.isdir(self.path)
+
+    def lock(self, *, shared: bool = False) -> None:
+        try:
+            self._lock_fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise ContainerNotFound(self.id) from None
+        fcntl.flock(self._lock_fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        if not os.path.isdir(self.path):  # removed while we waited for the lock
+            self.unlock()
+            raise ContainerNotFound(self.id)
+
+    def unlock(self) -> None:
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    # -- files ----------------------------------------------------------------------
+    def file(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+    def read_state(self) -> dict:
+        try:
+            with open(self.file(STATE_FILE), "rb") as fh:
+                data = fh.read()
+        except FileNotFoundError:
+            if not self.exists():
+                raise ContainerNotFound(self.id) from None
+            raise OciError(f"container {self.id}: state.json is missing (creation was interrupted?)",
+                           code="state.corrupt") from None
+        try:
+            state = json.loads(data)
+        except ValueError:
+            raise OciError(f"container {self.id}: state.json is corrupt", code="state.corrupt") from None
+        if not isinstance(state, dict) or not isinstance(state.get("pid"), int):
+            raise OciError(f"container {self.id}: state.json is corrupt", code="state.corrupt")
+        return state
+
+    def write_state(self, state: dict) -> None:
+        write_atomic(self.file(STATE_FILE), json.dumps(state).encode())
+
+    def read_config(self) -> dict:
+        with open(self.file(CONFIG_FILE), "rb") as fh:
+            return json.loads(fh.read())
+
+    def write_config(self, config: dict) -> None:
+        write_atomic(self.file(CONFIG_FILE), json.dumps(config).encode())
+
+    def fifo_exists(self) -> bool:
+        return os.path.exists(self.file(FIFO_FILE))
+
+    def remove(self) -> None:
+        """Remove the directory and everything in it; tolerate it being gone."""
+        try:
+            names = os.listdir(self.path)
+        except FileNotFoundError:
+            return
+        for name in names:
+            try:
+                os.unlink(os.path.join(self.path, name))
+            except FileNotFoundError:
+                pass
+        try:
+            os.rmdir(self.path)
+        except OSError as err:
+            if err.errno != errno.ENOENT:
+                raise
+
+
+def list_ids(root: str) -> list[str]:
+    try:
+        names = os.listdir(root)
+    except FileNotFoundError:
+        return []
+    return sorted(n for n in names if _VALID_ID.match(n) and os.path.isdir(os.path.join(root, n)))
