@@ -1,0 +1,107 @@
+/* exec.c: the final step of a container process, in one C function so that no
+ * Python runs under the container's seccomp filter:
+ *   1. (filter and capability sets given) raise the effective set to the
+ *      permitted set, so CAP_SYS_ADMIN is effective when the filter is loaded
+ *      without no_new_privs;
+ *   2. load the seccomp filter (and hand over the listener fd);
+ *   3. set the final effective/permitted/inheritable sets and the ambient set;
+ *   4. execve(2).
+ * Only the syscalls of steps 3 and 4 (capset, prctl, execve) and the listener
+ * hand-over (sendmsg, close) run under the filter. */
+#include "ociruntime.h"
+
+#include <errno.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int caps_get(struct __user_cap_data_struct data[2])
+{
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+
+    if (syscall(SYS_capget, &hdr, data) < 0)
+        return -errno;
+    return 0;
+}
+
+static int caps_set(uint64_t effective, uint64_t permitted, uint64_t inheritable)
+{
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2] = {
+        {(uint32_t)effective, (uint32_t)permitted, (uint32_t)inheritable},
+        {(uint32_t)(effective >> 32), (uint32_t)(permitted >> 32),
+         (uint32_t)(inheritable >> 32)},
+    };
+
+    if (syscall(SYS_capset, &hdr, data) < 0)
+        return -errno;
+    return 0;
+}
+
+static int raise_effective_to_permitted(void)
+{
+    struct __user_cap_data_struct data[2];
+    uint64_t permitted, inheritable;
+    int err = caps_get(data);
+
+    if (err < 0)
+        return err;
+    permitted = ((uint64_t)data[1].permitted << 32) | data[0].permitted;
+    inheritable = ((uint64_t)data[1].inheritable << 32) | data[0].inheritable;
+    return caps_set(permitted, permitted, inheritable);
+}
+
+static int set_ambient(uint64_t ambient)
+{
+    unsigned long cap;
+
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+        return -errno;
+    for (cap = 0; cap < 64; cap++) {
+        if (!(ambient & (1ULL << cap)))
+            continue;
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+            return -errno;
+    }
+    return 0;
+}
+
+int ocr_execve(const char *path, char *const argv[], char *const envp[],
+               const void *bpf, size_t bpf_len, unsigned int seccomp_flags,
+               int notify_fd, const struct ocr_capsets *caps,
+               int *failed_step)
+{
+    int err;
+
+    *failed_step = OCR_STEP_NONE;
+    if (bpf != NULL && caps != NULL) {
+        err = raise_effective_to_permitted();
+        if (err < 0) {
+            *failed_step = OCR_STEP_RAISE_EFFECTIVE;
+            return err;
+        }
+    }
+    if (bpf != NULL) {
+        err = ocr_seccomp_install(bpf, bpf_len, seccomp_flags, notify_fd);
+        if (err < 0) {
+            *failed_step = OCR_STEP_SECCOMP;
+            return err;
+        }
+    }
+    if (caps != NULL) {
+        err = caps_set(caps->effective, caps->permitted, caps->inheritable);
+        if (err < 0) {
+            *failed_step = OCR_STEP_CAPSET;
+            return err;
+        }
+        err = set_ambient(caps->ambient);
+        if (err < 0) {
+            *failed_step = OCR_STEP_AMBIENT;
+            return err;
+        }
+    }
+    execve(path, argv, envp);
+    *failed_step = OCR_STEP_EXECVE;
+    return -errno;
+}

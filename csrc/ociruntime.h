@@ -1,0 +1,108 @@
+/*
+ * ociruntime.h: the whole C surface of ociruntime.linux._native.
+ *
+ * Rules for everything declared here:
+ *   - one kernel facility per .c file (named in the section comments);
+ *   - functions return 0 (or a non-negative value such as an fd) on success
+ *     and -errno on failure; they never print, never exit, never allocate
+ *     memory the caller has to free;
+ *   - strings are NUL-terminated bytes already encoded by Python.
+ *
+ * setup.py feeds the text between the CFFI-CDEF markers to cffi.cdef(), so
+ * that region must stay plain declarations (no #include, no macros).
+ * Kernel constants exposed to Python are listed in constants.cdef; the
+ * libseccomp functions Python calls directly are listed in libseccomp.cdef.
+ */
+#ifndef OCIRUNTIME_H
+#define OCIRUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* System headers that define the constants listed in constants.cdef. */
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <linux/keyctl.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <sys/mount.h>
+
+/* CFFI-CDEF-BEGIN */
+
+/* version.c: the package version this module was built from. */
+const char *ocr_version(void);
+
+/* mount.c: mount(2), umount2(2), pivot_root(2) and the new mount API. */
+int ocr_mount(const char *source, const char *target, const char *fstype,
+              unsigned long flags, const char *data);
+int ocr_umount(const char *target, int flags);
+int ocr_pivot_root(const char *new_root, const char *put_old);
+int ocr_mount_setattr(int dirfd, const char *path, unsigned int flags,
+                      uint64_t attr_set, uint64_t attr_clr,
+                      uint64_t propagation, int userns_fd);
+int ocr_open_tree(int dirfd, const char *path, unsigned int flags);
+int ocr_move_mount(int from_dirfd, const char *from_path, int to_dirfd,
+                   const char *to_path, unsigned int flags);
+
+/* ns.c: namespaces. */
+int ocr_unshare(int flags);
+int ocr_setns(int fd, int nstype);
+int ocr_ns_get_type(int fd);
+
+/* uts.c: host and domain name (of the current UTS namespace). */
+int ocr_sethostname(const char *name, size_t len);
+int ocr_setdomainname(const char *name, size_t len);
+
+/* keyring.c: session keyrings (keyctl(2)). Serials are positive. */
+int32_t ocr_join_session_keyring(const char *name);
+int ocr_keyctl_describe(int32_t serial, char *buf, size_t len);
+int ocr_keyctl_setperm(int32_t serial, uint32_t perm);
+
+/* fd.c: file descriptor table. */
+int ocr_close_range(unsigned int first, unsigned int last, unsigned int flags);
+
+/* fs.c: path resolution and file system identity. */
+int ocr_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode,
+                uint64_t resolve);
+int ocr_fstatfs_type(int fd, int64_t *f_type);
+
+/* seccomp.c: load a compiled classic-BPF filter.
+ * bpf/len: the program as exported by libseccomp (len in bytes, a multiple
+ * of 8); flags: SECCOMP_FILTER_FLAG_*. With SECCOMP_FILTER_FLAG_NEW_LISTENER
+ * the listener fd is sent over the unix socket notify_fd (one sendmsg, one
+ * SCM_RIGHTS fd) and both fds are closed. */
+int ocr_seccomp_install(const void *bpf, size_t len, unsigned int flags,
+                        int notify_fd);
+/* 1 if the kernel knows these filter flags, 0 if not, -errno on error. */
+int ocr_seccomp_flags_known(unsigned int flags);
+/* 1 if the kernel supports this SECCOMP_RET_* action, 0 if not. */
+int ocr_seccomp_action_available(uint32_t action);
+
+/* exec.c: the last step of a container process.
+ * Optionally loads a seccomp filter, then optionally sets the final
+ * capability sets, then execve(2). Returns only on failure, with -errno;
+ * *failed_step tells which step failed (OCR_STEP_*). */
+struct ocr_capsets {
+    uint64_t effective;
+    uint64_t permitted;
+    uint64_t inheritable;
+    uint64_t ambient;
+};
+enum ocr_exec_step {
+    OCR_STEP_NONE = 0,
+    OCR_STEP_RAISE_EFFECTIVE = 1,
+    OCR_STEP_SECCOMP = 2,
+    OCR_STEP_CAPSET = 3,
+    OCR_STEP_AMBIENT = 4,
+    OCR_STEP_EXECVE = 5
+};
+int ocr_execve(const char *path, char *const argv[], char *const envp[],
+               const void *bpf, size_t bpf_len, unsigned int seccomp_flags,
+               int notify_fd, const struct ocr_capsets *caps,
+               int *failed_step);
+
+/* CFFI-CDEF-END */
+
+#endif /* OCIRUNTIME_H */

@@ -1,0 +1,155 @@
+"""The last step of a container process: (seccomp filter, final capabilities,) execve.
+
+Why one C call: once the container's seccomp filter is loaded, any syscall the
+runtime makes is subject to it (runtime-tools' linux_seccomp blocks getcwd, and
+runc trips on its own). So ocr_execve loads the filter, sets the final
+capability sets and calls execve(2) without returning to Python in between.
+
+Loading a filter needs no_new_privs or CAP_SYS_ADMIN. With
+process.noNewPrivileges the filter is loaded here, as late as possible.
+Without it, runc loads the filter *before* it drops capabilities and switches
+user (libcontainer/standard_init_linux.go), so its own code keeps running under
+the filter. We offer both:
+
+* recommended: drop the bounding set and switch user first (with keep-caps, so
+  CAP_SYS_ADMIN stays permitted), then call execve(..., capabilities=final
+  sets): the C code raises effective to permitted, loads the filter, applies
+  the final sets and the ambient set, and execs. Only capset, prctl, execve
+  (and sendmsg/close for a listener) run under the filter.
+* runc's order: load_seccomp() while still privileged, then finish in Python.
+
+With SCMP_ACT_NOTIFY the filter is loaded with SECCOMP_FILTER_FLAG_NEW_LISTENER
+and the listener fd is sent over the unix socket notify_fd in one sendmsg (one
+SCM_RIGHTS fd, payload LISTENER_PAYLOAD); both fds are then closed so the
+container never holds them. receive_listener_fd() is the other end.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import NoReturn, Protocol
+
+from ociruntime.linux._lib import ffi, fsencode, lib, os_error
+
+LISTENER_PAYLOAD = b"seccomp-listener"
+
+_STEP_WHAT = {
+    lib.OCR_STEP_RAISE_EFFECTIVE: "raise effective capabilities before loading seccomp",
+    lib.OCR_STEP_SECCOMP: "load seccomp filter",
+    lib.OCR_STEP_CAPSET: "set capabilities",
+    lib.OCR_STEP_AMBIENT: "set ambient capabilities",
+}
+
+
+class BpfProgram(Protocol):
+    """What execve needs of a compiled filter (security.seccomp.SeccompProgram)."""
+
+    bpf: bytes
+    flags: int
+
+
+@dataclass(frozen=True)
+class CapabilitySets:
+    """Final capability sets as bit masks (bit n = capability number n)."""
+
+    effective: int = 0
+    permitted: int = 0
+    inheritable: int = 0
+    ambient: int = 0
+
+    @staticmethod
+    def mask(numbers: Iterable[int]) -> int:
+        result = 0
+        for number in numbers:
+            result |= 1 << number
+        return result
+
+    @classmethod
+    def from_numbers(
+        cls,
+        effective: Iterable[int] = (),
+        permitted: Iterable[int] = (),
+        inheritable: Iterable[int] = (),
+        ambient: Iterable[int] = (),
+    ) -> CapabilitySets:
+        return cls(cls.mask(effective), cls.mask(permitted), cls.mask(inheritable), cls.mask(ambient))
+
+
+def _cstr_array(values: Sequence[str | bytes], what: str) -> tuple[object, list[object]]:
+    """A NULL-terminated char*[] plus the buffers that must outlive the call."""
+    keep = [ffi.new("char[]", fsencode(v, what)) for v in values]
+    return ffi.new("char *[]", keep + [ffi.NULL]), keep
+
+
+def _seccomp_failure(err: int, program: BpfProgram, notify_fd: int) -> OSError:
+    count = len(program.bpf) // 8
+    what = f"load seccomp filter ({count} instructions, flags {program.flags:#x})"
+    if err == errno.EACCES:
+        what += " (without noNewPrivileges this needs CAP_SYS_ADMIN)"
+    if program.flags & lib.SECCOMP_FILTER_FLAG_NEW_LISTENER:
+        what += f" and send its listener over fd {notify_fd}"
+    return os_error(err, what)
+
+
+def load_seccomp(program: BpfProgram, notify_fd: int = -1) -> None:
+    """Load the filter into the calling process now (runc's order when
+    noNewPrivileges is false: before capabilities are dropped). Everything the
+    caller does afterwards runs under the filter."""
+    bpf = ffi.from_buffer(program.bpf)
+    ret = lib.ocr_seccomp_install(bpf, len(program.bpf), program.flags, notify_fd)
+    if ret < 0:
+        raise _seccomp_failure(-ret, program, notify_fd)
+
+
+def execve(
+    path: str,
+    argv: list[str],
+    env: list[str],
+    seccomp: BpfProgram | None = None,
+    notify_fd: int = -1,
+    capabilities: CapabilitySets | None = None,
+) -> NoReturn:
+    """Optionally load seccomp, optionally set the final capabilities, then
+    execve(path, argv, env). Raises OSError naming the step that failed."""
+    if not argv:
+        raise ValueError(f"execve {path}: argv must not be empty")
+    c_path = fsencode(path, "execve path")
+    c_argv, keep_argv = _cstr_array(argv, "execve argv")
+    c_env, keep_env = _cstr_array(env, "execve env")
+    bpf, bpf_len, flags = ffi.NULL, 0, 0
+    if seccomp is not None:
+        bpf, bpf_len, flags = ffi.from_buffer(seccomp.bpf), len(seccomp.bpf), seccomp.flags
+    caps = ffi.NULL
+    if capabilities is not None:
+        caps = ffi.new(
+            "struct ocr_capsets *",
+            {
+                "effective": capabilities.effective,
+                "permitted": capabilities.permitted,
+                "inheritable": capabilities.inheritable,
+                "ambient": capabilities.ambient,
+            },
+        )
+    step = ffi.new("int *")
+    ret = lib.ocr_execve(c_path, c_argv, c_env, bpf, bpf_len, flags, notify_fd, caps, step)
+    del keep_argv, keep_env
+    err = -ret if ret < 0 else errno.EIO
+    if step[0] == lib.OCR_STEP_SECCOMP and seccomp is not None:
+        raise _seccomp_failure(err, seccomp, notify_fd)
+    if step[0] in _STEP_WHAT:
+        raise os_error(err, f"{_STEP_WHAT[step[0]]} before execve {path}")
+    raise os_error(err, f"execve {path}")
+
+
+def receive_listener_fd(sock: socket.socket) -> int:
+    """Receive the seccomp listener fd sent by execve/load_seccomp (close-on-exec)."""
+    _, fds, _, _ = socket.recv_fds(sock, 256, 1, socket.MSG_CMSG_CLOEXEC)
+    if len(fds) != 1:
+        for fd in fds:
+            os.close(fd)
+        raise os_error(errno.EBADMSG, f"receive seccomp listener: expected 1 fd, got {len(fds)}")
+    return fds[0]
