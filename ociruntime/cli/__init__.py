@@ -25,7 +25,7 @@ GLOBAL_FLAGS = [
 # verb -> module under ociruntime.cli (one module per verb, imported only when used)
 VERBS = {
     "create": "create", "start": "start", "state": "state", "kill": "kill", "delete": "delete",
-    "run": "run", "list": "list_", "spec": "spec", "features": "features",
+    "run": "run", "list": "list_", "spec": "spec", "features": "features", "exec": "exec",
 }
 
 

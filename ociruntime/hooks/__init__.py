@@ -48,6 +48,7 @@ def _run_one(hook: dict, payload: bytes, where: str) -> None:
     if pid == 0:  # the hook process
         try:
             os.dup2(stdin_r, 0)
+            os.dup2(err_w, 1)  # hook output must not mix into the container's stdout
             os.dup2(err_w, 2)
             os.closerange(3, 65536)
             for sig in (signal.SIGPIPE, signal.SIGXFSZ):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ociruntime.errors import OciError
 from ociruntime.process.channel import Channel
 from ociruntime.process.plan import ContainerPlan
 
@@ -120,8 +119,3 @@ def wait_for_exit(pid: int, timeout: float) -> bool:
         return bool(ready)
     finally:
         os.close(pidfd)
-
-
-def require(condition: bool, message: str) -> None:
-    if not condition:
-        raise OciError(message)

@@ -1,0 +1,154 @@
+"""`exec`: run another process inside a running container."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from ociruntime.errors import ContainerStateError, OciError
+from ociruntime.lifecycle.container import load
+from ociruntime.state import status as st
+from ociruntime.state.store import write_atomic
+
+
+@dataclass
+class ExecOptions:
+    root: str
+    container_id: str
+    process: dict | None = None  # a process.json object; else built from the fields below
+    args: list[str] = field(default_factory=list)
+    env: list[str] = field(default_factory=list)
+    cwd: str | None = None
+    user: str | None = None
+    additional_gids: list[int] = field(default_factory=list)
+    caps: list[str] = field(default_factory=list)
+    no_new_privs: bool = False
+    tty: bool = False
+    apparmor: str | None = None
+    process_label: str | None = None
+    detach: bool = False
+    pid_file: str | None = None
+    console_socket: str | None = None
+    preserve_fds: int = 0
+    ignore_paused: bool = False
+
+
+def exec_process(opts: ExecOptions) -> int:
+    """Start the process; with detach return 0 once it runs, else wait and return its
+    exit code (128+signal when killed)."""
+    container = load(opts.root, opts.container_id, shared_lock=True)
+    status = container.status()
+    if status == st.STOPPED:
+        raise ContainerStateError("cannot exec in a stopped container")
+    if status == st.PAUSED and not opts.ignore_paused:
+        raise ContainerStateError("cannot exec in a paused container (use --ignore-paused to override)")
+    config = container.dir.read_config()
+    process = opts.process if opts.process is not None else _process_from_flags(config, opts)
+    if process.get("terminal"):
+        raise OciError("exec: terminal (tty) support is not implemented yet", code="kernel.unsupported")
+    if opts.console_socket:
+        raise OciError("cannot use console socket if runc will not detach or allocate tty",
+                       code="usage.invalid")
+    plan = _plan(container, config, process, opts)
+    if not opts.detach:
+        import prctl
+
+        prctl.set_child_subreaper(True)
+    pid = _spawn(plan, container.cgroup())
+    if opts.pid_file:
+        write_atomic(os.path.abspath(opts.pid_file), str(pid).encode(), 0o644)
+    if opts.detach:
+        return 0
+    from ociruntime.lifecycle.run import _forward_signals, _wait_for, exit_code
+
+    _forward_signals(pid)
+    return exit_code(_wait_for(pid))
+
+
+def _process_from_flags(config: dict, opts: ExecOptions) -> dict:
+    """runc's exec without -p: the container's process with the given overrides."""
+    import copy
+
+    base = copy.deepcopy(config.get("process") or {})
+    if not opts.args:
+        raise OciError("exec: no command given (args or --process)", code="usage.invalid")
+    base["args"] = list(opts.args)
+    base["env"] = list(base.get("env") or []) + list(opts.env)
+    base["terminal"] = opts.tty
+    if opts.cwd:
+        base["cwd"] = opts.cwd
+    if opts.user:
+        uid, _, gid = opts.user.partition(":")
+        try:
+            base["user"] = dict(base.get("user") or {}, uid=int(uid), gid=int(gid or 0))
+        except ValueError:
+            raise OciError(f'exec: --user "{opts.user}": expected uid[:gid] numbers',
+                           code="usage.invalid") from None
+    if opts.additional_gids:
+        base.setdefault("user", {})["additionalGids"] = list(opts.additional_gids)
+    if opts.caps:
+        caps = base.setdefault("capabilities", {})
+        for key in ("bounding", "effective", "permitted", "ambient"):
+            caps[key] = list(caps.get(key) or []) + [c for c in opts.caps if c not in (caps.get(key) or [])]
+    if opts.no_new_privs:
+        base["noNewPrivileges"] = True
+    if opts.apparmor:
+        base["apparmorProfile"] = opts.apparmor
+    if opts.process_label:
+        base["selinuxLabel"] = opts.process_label
+    return base
+
+
+def _plan(container, config: dict, process: dict, opts: ExecOptions):  # -> ExecPlan
+    from ociruntime.process.exec_child import ExecPlan
+    from ociruntime.security.credentials import plan_credentials
+
+    linux = config.get("linux") or {}
+    seccomp = None
+    if linux.get("seccomp") is not None:
+        from ociruntime.security.seccomp import compile_seccomp
+
+        seccomp = compile_seccomp(linux["seccomp"])
+    namespaces = [ns["type"] for ns in linux.get("namespaces") or []]
+    return ExecPlan(
+        container_id=container.id, init_pid=container.pid, namespaces=namespaces,
+        args=list(process.get("args") or []), env=list(process.get("env") or []),
+        cwd=process.get("cwd") or "/", credentials=plan_credentials(process),
+        seccomp=seccomp, preserve_fds=opts.preserve_fds,
+    )
+
+
+def _spawn(plan, cgroup) -> int:
+    from ociruntime.process.channel import Channel
+    from ociruntime.process.exec_child import exec_stage1
+    from ociruntime.process.parent import _kill_and_reap, _reap
+
+    parent_chan, child_chan = Channel.pair()
+    stage1 = os.fork()
+    if stage1 == 0:
+        parent_chan.close()
+        exec_stage1(plan, child_chan)
+        os._exit(1)
+    child_chan.close()
+    pid = 0
+    try:
+        if cgroup is not None:
+            cgroup.add_process(stage1)
+        parent_chan.send("go")
+        pid = int(parent_chan.expect("init_pid")["pid"])
+        _reap(stage1)
+        stage1 = 0
+        parent_chan.expect("ready")
+        # EOF after "ready" means the exec happened (the channel is close-on-exec); an
+        # error record means it failed.
+        msg = parent_chan.recv()
+        if msg is not None and msg.get("type") == "error":
+            from ociruntime.process.channel import error_from_record
+
+            raise error_from_record(msg)
+        return pid
+    except BaseException:
+        _kill_and_reap(stage1, pid)
+        raise
+    finally:
+        parent_chan.close()

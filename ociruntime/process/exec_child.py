@@ -1,0 +1,97 @@
+"""The processes `exec` forks: stage 1 joins the container's namespaces, then forks the
+process that runs process.args inside them (so it is inside the PID namespace too)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass
+from typing import Any
+
+from ociruntime.process.channel import Channel, error_record
+from ociruntime.process.names import set_stage_name
+
+# Join order: user first (it grants the rights for the others), mount last but one so
+# the /proc/<pid>/ns paths stay reachable until the fds are open anyway, time last.
+JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "mount", "time")
+
+
+@dataclass
+class ExecPlan:
+    container_id: str
+    init_pid: int
+    namespaces: list[str]  # OCI types the container has its own of
+    args: list[str]
+    env: list[str]
+    cwd: str
+    credentials: Any
+    seccomp: Any
+    preserve_fds: int
+
+
+def exec_stage1(plan: ExecPlan, chan: Channel) -> None:
+    stage = "1:EXEC"
+    try:
+        import prctl
+
+        from ociruntime.linux import namespaces as ns
+
+        prctl.set_dumpable(False)
+        set_stage_name(stage, plan.container_id)
+        chan.expect("go")
+        fds = []
+        for ns_type in JOIN_ORDER:
+            if ns_type in plan.namespaces:
+                path = f"/proc/{plan.init_pid}/ns/{ns.PROC_NS_NAMES[ns_type]}"
+                fds.append((os.open(path, os.O_RDONLY | os.O_CLOEXEC), ns.NAMESPACE_FLAGS[ns_type]))
+        for fd, flag in fds:
+            ns.setns(fd, flag)
+            os.close(fd)
+        pid = os.fork()
+        if pid == 0:
+            exec_process(plan, chan)
+        chan.send("init_pid", pid=pid)
+        os._exit(0)
+    except BaseException as exc:  # noqa: BLE001
+        _report(chan, stage, exc)
+
+
+def _report(chan: Channel, stage: str, exc: BaseException) -> None:
+    try:
+        chan.send("error", **error_record(stage, exc))
+    except OSError:
+        pass
+    os._exit(1)
+
+
+def exec_process(plan: ExecPlan, chan: Channel) -> None:
+    stage = "2:EXEC"
+    try:
+        from ociruntime.linux.exec import execve
+        from ociruntime.linux.system import close_range
+        from ociruntime.process.child import find_executable
+        from ociruntime.security import credentials
+
+        set_stage_name(stage, plan.container_id)
+        credentials.apply_rlimits(plan.credentials)
+        credentials.apply_oom_score_adj(plan.credentials)
+        executable = find_executable(plan.args, plan.env, plan.cwd)
+        credentials.apply_lsm(plan.credentials)
+        credentials.apply_user_and_capabilities(plan.credentials)
+        os.chdir(plan.cwd)
+        for sig in range(1, signal.NSIG):
+            try:
+                signal.signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+        chan.send("ready")
+        first_closed = 3 + plan.preserve_fds
+        for fd in range(3, first_closed):
+            try:
+                os.set_inheritable(fd, True)
+            except OSError:
+                pass
+        close_range(first_closed, cloexec=True)  # the channel too: EOF tells the parent we exec'd
+        execve(executable, plan.args, plan.env, plan.seccomp)
+    except BaseException as exc:  # noqa: BLE001
+        _report(chan, stage, exc)
