@@ -1,0 +1,1 @@
+"""Process security: credentials (user, groups, capabilities, rlimits, LSMs) and seccomp."""

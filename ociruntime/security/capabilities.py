@@ -1,0 +1,247 @@
+"""The five capability sets: parsing names from the config, and applying them.
+
+Planning is pure (names -> numbers, with the JSON path of every bad value). Applying uses
+python-prctl for the bounding set and capset(2); python-prctl has no PR_CAP_AMBIENT, so the
+ambient set goes through libc's prctl(3) via ctypes, imported only when an ambient change is
+actually needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from ociruntime.errors import ConfigError, KernelError, UnsupportedError
+from ociruntime.spec.names import CAPABILITIES, CAPABILITY_SETS
+
+# Every name we accept, in kernel order (also what `features` reports).
+KNOWN_CAPABILITIES: tuple[str, ...] = tuple(sorted(CAPABILITIES, key=CAPABILITIES.__getitem__))
+CAPABILITY_NAMES: dict[int, str] = {number: name for name, number in CAPABILITIES.items()}
+
+CAP_SETPCAP = CAPABILITIES["CAP_SETPCAP"]
+CAP_SYS_ADMIN = CAPABILITIES["CAP_SYS_ADMIN"]
+CAP_SYS_RESOURCE = CAPABILITIES["CAP_SYS_RESOURCE"]
+
+# prctl(2) constants python-prctl does not know.
+_PR_CAP_AMBIENT = 47
+_PR_CAP_AMBIENT_RAISE = 2
+_PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+
+@dataclass(frozen=True)
+class CapabilitySets:
+    """Capability numbers per set; None where the config leaves the set out.
+
+    runc treats an absent set as empty (an absent `bounding` drops the whole bounding
+    set), and so do we when applying: see `resolved`.
+    """
+
+    bounding: frozenset[int] | None = None
+    effective: frozenset[int] | None = None
+    inheritable: frozenset[int] | None = None
+    permitted: frozenset[int] | None = None
+    ambient: frozenset[int] | None = None
+
+    def resolved(self, name: str) -> frozenset[int]:
+        value = getattr(self, name)
+        return frozenset() if value is None else value
+
+
+class CapabilityMasks(NamedTuple):
+    """The final sets as 64-bit masks, in the form capset(2) and the exec step take."""
+
+    effective: int
+    permitted: int
+    inheritable: int
+    ambient: int
+
+
+def mask_of(caps: frozenset[int] | set[int]) -> int:
+    mask = 0
+    for cap in caps:
+        mask |= 1 << cap
+    return mask
+
+
+def caps_of(mask: int) -> frozenset[int]:
+    return frozenset(bit for bit in range(64) if mask >> bit & 1)
+
+
+def _at(path: str, suffix: str) -> str:
+    return f"{path}.{suffix}" if path else suffix
+
+
+def parse_capabilities(raw: object, *, path: str, file: str = "config.json") -> CapabilitySets:
+    """Turn `process.capabilities` into numbers; unknown names are errors naming the entry.
+
+    `path` is the JSON path of the capabilities object (e.g. "process.capabilities").
+    """
+    if raw is None:
+        return CapabilitySets()
+    if not isinstance(raw, dict):
+        raise ConfigError(path, "must be an object", file=file)
+    sets: dict[str, frozenset[int] | None] = {}
+    for set_name in CAPABILITY_SETS:
+        names = raw.get(set_name)
+        if names is None:
+            sets[set_name] = None
+            continue
+        set_path = _at(path, set_name)
+        if not isinstance(names, list):
+            raise ConfigError(set_path, "must be an array of capability names", file=file)
+        numbers = set()
+        for index, name in enumerate(names):
+            number = CAPABILITIES.get(name) if isinstance(name, str) else None
+            if number is None:
+                shown = f'"{name}"' if isinstance(name, str) else repr(name)
+                raise ConfigError(f"{set_path}[{index}]", f"{shown} is not a known capability", file=file)
+            numbers.add(number)
+        sets[set_name] = frozenset(numbers)
+    result = CapabilitySets(**sets)
+    _check_consistency(result, raw, path=path, file=file)
+    return result
+
+
+def _check_consistency(sets: CapabilitySets, raw: dict, *, path: str, file: str) -> None:
+    """Combinations capset(2) always refuses (runc fails there with EPERM): say so up front."""
+    permitted = sets.resolved("permitted")
+    for index, name in enumerate(raw.get("effective") or []):
+        if CAPABILITIES[name] not in permitted:
+            raise ConfigError(_at(path, f"effective[{index}]"),
+                              f'"{name}" is not in the permitted set (effective must be a subset of permitted)',
+                              file=file)
+    bounding = sets.resolved("bounding")
+    for index, name in enumerate(raw.get("inheritable") or []):
+        if CAPABILITIES[name] not in bounding:
+            raise ConfigError(_at(path, f"inheritable[{index}]"),
+                              f'"{name}" is not in the bounding set (inheritable must be a subset of bounding)',
+                              file=file)
+
+
+def check_host_bounding(sets: CapabilitySets, raw: object, host_bounding: int, *, path: str,
+                        file: str = "config.json") -> None:
+    """Every configured capability must be in the host's bounding set.
+
+    runc asks the kernel anyway and fails at capset(2) with a bare EPERM (or, for the
+    bounding set alone, silently gives the container less than configured); we name the
+    capability instead. Not called for containers with a user namespace: a new (or
+    joined) user namespace starts with a full bounding set.
+    """
+    if not isinstance(raw, dict):
+        return
+    for set_name in CAPABILITY_SETS:
+        for index, name in enumerate(raw.get(set_name) or []):
+            if not host_bounding >> CAPABILITIES[name] & 1:
+                raise UnsupportedError(
+                    f"{file}: {_at(path, f'{set_name}[{index}]')}: \"{name}\" is not in this host's "
+                    "capability bounding set, so no process started here can hold it")
+
+
+def effective_ambient(sets: CapabilitySets) -> frozenset[int]:
+    """The ambient caps that can be raised: the kernel requires each in permitted and inheritable.
+
+    runc (gocapability) and crun both skip the others silently; we do the same.
+    """
+    return sets.resolved("ambient") & sets.resolved("permitted") & sets.resolved("inheritable")
+
+
+def final_masks(sets: CapabilitySets) -> CapabilityMasks:
+    return CapabilityMasks(
+        effective=mask_of(sets.resolved("effective")),
+        permitted=mask_of(sets.resolved("permitted")),
+        inheritable=mask_of(sets.resolved("inheritable")),
+        ambient=mask_of(effective_ambient(sets)),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Reading the current process
+# ---------------------------------------------------------------------------------------
+
+def read_status_masks(*fields: str) -> dict[str, int]:
+    """The hex Cap* (or other) fields of /proc/self/status, e.g. read_status_masks("CapBnd")."""
+    wanted = {f"{name}:" for name in fields}
+    found: dict[str, int] = {}
+    with open("/proc/self/status", "rb") as fh:
+        for line in fh.read().decode().splitlines():
+            key, _, value = line.partition("\t")
+            if key in wanted:
+                found[key[:-1]] = int(value.strip(), 16)
+    return found
+
+
+def last_cap() -> int:
+    try:
+        with open("/proc/sys/kernel/cap_last_cap", "rb") as fh:
+            return int(fh.read())
+    except OSError:
+        return max(CAPABILITY_NAMES)
+
+
+# ---------------------------------------------------------------------------------------
+# Applying (in the container init, in the order apply_user_and_capabilities gives)
+# ---------------------------------------------------------------------------------------
+
+def drop_bounding(keep: frozenset[int]) -> None:
+    """Drop every capability outside `keep` from the bounding set (needs CAP_SETPCAP)."""
+    import prctl
+
+    for cap in range(last_cap() + 1):
+        if cap in keep or not prctl.capbset_read(cap):
+            continue
+        try:
+            prctl.capbset_drop(cap)
+        except OSError as err:
+            name = CAPABILITY_NAMES.get(cap, str(cap))
+            raise KernelError(f"unable to drop {name} from the capability bounding set: {err.strerror}"
+                              " (the runtime needs CAP_SETPCAP)", err.errno) from None
+
+
+def set_capabilities(effective: frozenset[int], permitted: frozenset[int], inheritable: frozenset[int],
+                     *, path: str, file: str) -> None:
+    """capset(2) with exactly these three sets."""
+    import prctl
+
+    every = range(last_cap() + 1)
+    args = []
+    for flag, wanted in ((prctl.CAP_EFFECTIVE, effective), (prctl.CAP_PERMITTED, permitted),
+                         (prctl.CAP_INHERITABLE, inheritable)):
+        args.append(([cap for cap in every if cap in wanted], flag, True))
+        args.append(([cap for cap in every if cap not in wanted], flag, False))
+    try:
+        prctl.set_caps(*args)
+    except OSError as err:
+        raise KernelError(f"{file}: {path}: unable to apply capabilities: {err.strerror.lower()}",
+                          err.errno) from None
+
+
+def set_ambient(wanted: frozenset[int], *, path: str, file: str) -> None:
+    """Make the ambient set exactly `wanted` (each already in permitted and inheritable)."""
+    current = read_status_masks("CapAmb").get("CapAmb", 0)
+    if current == mask_of(wanted):
+        return
+    prctl_call = _libc_prctl()
+    if current and prctl_call(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0:
+        _raise_ambient_error("clear the ambient capability set", path, file)
+    for cap in sorted(wanted):
+        if prctl_call(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0:
+            _raise_ambient_error(f"raise ambient capability {CAPABILITY_NAMES.get(cap, cap)}", path, file)
+
+
+def _libc_prctl():  # noqa: ANN202 - a ctypes function object
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    func = libc.prctl
+    func.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    func.restype = ctypes.c_int
+    return func
+
+
+def _raise_ambient_error(what: str, path: str, file: str) -> None:
+    import ctypes
+    import os
+
+    errno = ctypes.get_errno()
+    raise KernelError(f"{file}: {_at(path, 'ambient')}: unable to {what}: {os.strerror(errno).lower()}",
+                      errno)
