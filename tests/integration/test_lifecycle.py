@@ -1,0 +1,356 @@
+"""Every verb and state transition of the runtime-spec lifecycle, with runc's choices where
+the spec is silent (callers.md §5.3, §5.4, §5.6, §5.8)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+from datetime import datetime
+
+import pytest
+from helpers import procs
+from helpers.containers import SIGNAL_WAITER, SLEEPER, create, start_and_wait
+
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+def parse_rfc3339(text: str) -> datetime:
+    assert RFC3339.match(text), text
+    head, _, frac = text.rstrip("Z").partition(".")
+    return datetime.fromisoformat(head)
+
+
+# --- create / state -------------------------------------------------------------------------
+
+def test_create_prints_nothing_and_leaves_init_waiting(runtime, bundle, container_id):
+    bundle.sh("echo should-not-run-before-start")
+    c = create(runtime, bundle, container_id)
+    assert c.create.stdout_text() == "" and c.create.stderr_text() == ""
+    assert procs.alive(c.pid)
+    assert runtime.status(container_id) == "created"
+    assert c.output() == ""  # the process has not been executed yet
+    runtime.delete(container_id).ok()
+
+
+def test_pid_file_is_decimal_host_pid_without_newline(runtime, bundle, container_id):
+    c = create(runtime, bundle, container_id)
+    raw = c.pid_file.read_bytes()
+    assert re.fullmatch(rb"[1-9][0-9]*", raw), raw
+    assert int(raw) == runtime.state(container_id)["pid"]
+    assert os.path.exists(f"/proc/{int(raw)}")
+    runtime.delete(container_id).ok()
+
+
+def test_relative_pid_file_is_relative_to_the_callers_cwd(runtime, bundle, container_id, test_dir):
+    elsewhere = test_dir / "cwd"
+    elsewhere.mkdir()
+    runtime.create(container_id, bundle, "--pid-file", "init.pid", cwd=elsewhere).ok()
+    assert int((elsewhere / "init.pid").read_text()) == runtime.state(container_id)["pid"]
+    runtime.delete(container_id).ok()
+
+
+def test_state_json_of_created_container(runtime, bundle, container_id):
+    bundle.config["annotations"] = {"org.example.key": "value"}
+    c = create(runtime, bundle, container_id)
+    state = runtime.state(container_id)
+    assert state["id"] == container_id
+    assert state["status"] == "created"
+    assert state["pid"] == c.pid
+    assert state["bundle"] == str(bundle.path)
+    assert state["rootfs"] == str(bundle.rootfs)
+    assert state["ociVersion"] == bundle.config["ociVersion"]
+    assert state["annotations"] == {"org.example.key": "value"}
+    assert state["owner"] == ""
+    created = parse_rfc3339(state["created"])
+    assert abs((datetime.utcnow() - created).total_seconds()) < 3600  # a sane wall-clock stamp
+    runtime.delete(container_id).ok()
+
+
+def test_state_of_running_then_stopped_container(runtime, bundle, container_id):
+    bundle.sh(SIGNAL_WAITER)
+    c = create(runtime, bundle, container_id)
+    runtime.start(container_id).ok()
+    c.wait_output("ready")
+    running = runtime.state(container_id)
+    assert running["status"] == "running" and running["pid"] == c.pid
+    runtime.kill(container_id, "KILL").ok()
+    procs.wait_exit(c.pid)
+    stopped = runtime.state(container_id)
+    assert stopped["status"] == "stopped"
+    assert stopped["pid"] == 0
+    assert stopped["created"] == running["created"]
+    runtime.delete(container_id).ok()
+
+
+def test_state_of_unknown_container(runtime, container_id):
+    runtime.state_result(container_id).failed("container does not exist")
+
+
+def test_create_with_existing_id_fails(runtime, bundle, container_id):
+    c = create(runtime, bundle, container_id)
+    runtime.create(container_id, bundle).failed("container with given ID already exists")
+    assert runtime.state(container_id)["pid"] == c.pid  # the first one is untouched
+    runtime.delete(container_id).ok()
+
+
+@pytest.mark.parametrize("bad_id, message", [
+    ("a/b", "invalid container ID format"),
+    ("..", "invalid container ID format"),
+    ("with space", "invalid container ID format"),
+    ("semi;colon", "invalid container ID format"),
+    ("", "container id cannot be empty"),
+])
+def test_create_with_bad_id_fails(runtime, bundle, bad_id, message):
+    before = sorted(os.listdir(runtime.root))
+    runtime.create(bad_id, bundle).failed(message)
+    assert sorted(os.listdir(runtime.root)) == before
+
+
+def test_create_defaults_the_bundle_to_cwd(runtime, bundle, container_id):
+    runtime.call("create", container_id, cwd=bundle.path).ok()
+    assert runtime.state(container_id)["bundle"] == str(bundle.path)
+    runtime.delete(container_id).ok()
+
+
+# --- start ---------------------------------------------------------------------------------
+
+def test_start_runs_the_process_and_prints_nothing(runtime, bundle, container_id):
+    bundle.sh("echo hello from the container")
+    c = create(runtime, bundle, container_id)
+    start = runtime.start(container_id).ok()
+    assert procs.wait_exit(c.pid).exit_code == 0
+    assert start.stdout_text() == "" and start.stderr_text() == ""
+    assert c.output() == "hello from the container\n"
+    assert runtime.status(container_id) == "stopped"
+    runtime.delete(container_id).ok()
+
+
+def test_start_twice_fails_while_running(runtime, bundle, container_id):
+    bundle.sh(SLEEPER)
+    c = create(runtime, bundle, container_id)
+    runtime.start(container_id).ok()
+    c.wait_output("ready")
+    runtime.start(container_id).failed("cannot start an already running container")
+    runtime.delete(container_id, force=True).ok()
+    procs.wait_exit(c.pid)
+
+
+def test_start_of_stopped_container_fails(runtime, bundle, container_id):
+    c = create(runtime, bundle, container_id)
+    start_and_wait(runtime, c)
+    runtime.start(container_id).failed("cannot start a container that has stopped")
+    runtime.delete(container_id).ok()
+
+
+def test_start_of_unknown_container(runtime, container_id):
+    runtime.start(container_id).failed("container does not exist")
+
+
+def test_exit_status_is_seen_by_the_subreaper(runtime, bundle, container_id):
+    bundle.sh("exit 42")
+    c = create(runtime, bundle, container_id)
+    assert start_and_wait(runtime, c).exit_code == 42
+    runtime.delete(container_id).ok()
+
+
+# --- kill ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("how, code", [
+    ([], 15),  # default SIGTERM
+    (["TERM"], 15),
+    (["SIGTERM"], 15),
+    (["USR1"], 10),
+    (["SIGUSR2"], 12),
+    ([str(int(signal.SIGUSR1))], 10),
+    (["1"], 1),  # SIGHUP by number
+    (["hup"], 1),  # runc upper-cases names
+])
+def test_kill_delivers_the_named_signal(runtime, bundle, container_id, how, code):
+    bundle.sh(SIGNAL_WAITER)
+    c = create(runtime, bundle, container_id)
+    runtime.start(container_id).ok()
+    c.wait_output("ready")
+    kill = runtime.kill(container_id, *how).ok()
+    assert kill.stdout_text() == "" and kill.stderr_text() == ""
+    assert procs.wait_exit(c.pid).exit_code == code
+    runtime.delete(container_id).ok()
+
+
+@pytest.mark.parametrize("name", ["KILL", "SIGKILL", "9"])
+def test_kill_with_sigkill(runtime, bundle, container_id, name):
+    bundle.sh(SLEEPER)
+    c = create(runtime, bundle, container_id)
+    runtime.start(container_id).ok()
+    c.wait_output("ready")
+    runtime.kill(container_id, name).ok()
+    assert procs.wait_exit(c.pid).signal == signal.SIGKILL
+    assert runtime.status(container_id) == "stopped"
+    runtime.delete(container_id).ok()
+
+
+def test_kill_of_created_container_kills_the_init(runtime, bundle, container_id):
+    c = create(runtime, bundle, container_id)
+    runtime.kill(container_id, "KILL").ok()
+    assert procs.wait_exit(c.pid).signal == signal.SIGKILL
+    assert runtime.status(container_id) == "stopped"
+    runtime.delete(container_id).ok()
+
+
+def test_kill_all_is_accepted(runtime, bundle, container_id):
+    bundle.sh(SLEEPER)
+    c = create(runtime, bundle, container_id)
+    runtime.start(container_id).ok()
+    c.wait_output("ready")
+    runtime.kill(container_id, "KILL", all_=True).ok()
+    assert procs.wait_exit(c.pid).signal == signal.SIGKILL
+    runtime.delete(container_id).ok()
+
+
+def test_kill_of_stopped_container_fails(runtime, bundle, container_id):
+    c = create(runtime, bundle, container_id)
+    start_and_wait(runtime, c)
+    runtime.kill(container_id, "KILL").failed("container not running")
+    runtime.delete(container_id).ok()
+
+
+def test_kill_of_unknown_container(runtime, container_id):
+    runtime.kill(container_id, "KILL").failed("container does not exist")
+
+
+def test_kill_with_unknown_signal_fails_and_changes_nothing(runtime, bundle, container_id):
+    c = create(runtime, bundle, container_id)
+    runtime.kill(container_id, "SIGFOO").failed("signal")
+    assert runtime.status(container_id) == "created" and procs.alive(c.pid)
+    runtime.delete(container_id).ok()
+
+
+# --- delete --------------------------------------------------------------------------------
+
+def test_delete_of_stopped_container_removes_everything(runtime, bundle, container_id, leak_scope):
+    from helpers.leaks import container_traces
+
+    c = create(runtime, bundle, container_id)
+    start_and_wait(runtime, c)
+    delete = runtime.delete(container_id).ok()
+    assert delete.stdout_text() == "" and delete.stderr_text() == ""
+    assert container_traces(leak_scope, container_id) == []
+    runtime.state_result(container_id).failed("container does not exist")
+
+
+def test_delete_of_created_container_kills_it(runtime, bundle, container_id):
+    c = create(runtime, bundle, container_id)
+    runtime.delete(container_id).ok()
+    procs.wait_exit(c.pid)
+    runtime.state_result(container_id).failed("container does not exist")
+
+
+def test_delete_of_running_container_needs_force(runtime, bundle, container_id):
+    bundle.sh(SLEEPER)
+    c = create(runtime, bundle, container_id)
+    runtime.start(container_id).ok()
+    c.wait_output("ready")
+    runtime.delete(container_id).failed("cannot delete container", "that is not stopped")
+    assert runtime.status(container_id) == "running"
+    runtime.delete(container_id, force=True).ok()
+    assert procs.wait_exit(c.pid).signal == signal.SIGKILL
+    runtime.state_result(container_id).failed("container does not exist")
+
+
+def test_delete_of_unknown_container(runtime, container_id):
+    runtime.delete(container_id).failed("container does not exist")
+
+
+def test_delete_force_of_unknown_container_succeeds(runtime, container_id):
+    result = runtime.delete(container_id, force=True).ok()
+    assert result.stdout_text() == ""
+
+
+def test_delete_twice(runtime, bundle, container_id):
+    create(runtime, bundle, container_id)
+    runtime.delete(container_id).ok()
+    runtime.delete(container_id).failed("container does not exist")
+
+
+def test_id_is_reusable_after_delete(runtime, bundle, container_id):
+    first = create(runtime, bundle, container_id)
+    runtime.delete(container_id).ok()
+    procs.wait_exit(first.pid)
+    second = create(runtime, bundle, container_id)
+    assert second.pid != first.pid
+    assert runtime.status(container_id) == "created"
+    runtime.delete(container_id).ok()
+
+
+# --- run -----------------------------------------------------------------------------------
+
+def test_run_exits_with_the_process_status(runtime, bundle, container_id):
+    bundle.sh("echo out; echo err >&2; exit 7")
+    result = runtime.run(container_id, bundle)
+    assert result.returncode == 7, result.describe()
+    assert result.stdout_text() == "out\n"
+    assert result.stderr_text() == "err\n"
+    runtime.state_result(container_id).failed("container does not exist")  # run cleans up
+
+
+def test_run_exits_128_plus_signal(runtime, bundle, container_id):
+    bundle.drop_namespace("pid")  # as pid 1 of a namespace it could not kill itself
+    bundle.sh("kill -USR1 $$")
+    result = runtime.run(container_id, bundle)
+    assert result.returncode == 128 + signal.SIGUSR1, result.describe()
+
+
+def test_run_detached(runtime, bundle, container_id, test_dir):
+    bundle.sh(SLEEPER)
+    pid_file = test_dir / "run.pid"
+    result = runtime.run(container_id, bundle, "--detach", "--pid-file", pid_file).ok()
+    procs.wait_for_text(result.stdout_path, "ready")
+    pid = int(pid_file.read_text())
+    assert runtime.state(container_id)["status"] == "running"
+    runtime.kill(container_id, "KILL").ok()
+    assert procs.wait_exit(pid).signal == signal.SIGKILL
+    runtime.delete(container_id).ok()
+
+
+def test_run_with_existing_id_fails(runtime, bundle, container_id):
+    create(runtime, bundle, container_id)
+    runtime.run(container_id, bundle).failed("container with given ID already exists")
+    runtime.delete(container_id).ok()
+
+
+# --- list ----------------------------------------------------------------------------------
+
+def test_list_shows_containers_and_their_status(runtime, bundle, make_id, make_bundle):
+    created_id, stopped_id = make_id(), make_id()
+    create(runtime, bundle, created_id)
+    other = make_bundle("other")
+    stopped = create(runtime, other, stopped_id)
+    start_and_wait(runtime, stopped)
+
+    listed = {c["id"]: c for c in runtime.list_json()}
+    assert listed[created_id]["status"] == "created"
+    assert listed[created_id]["bundle"] == str(bundle.path)
+    assert listed[stopped_id]["status"] == "stopped"
+    assert listed[stopped_id]["pid"] == 0
+    for entry in (listed[created_id], listed[stopped_id]):
+        assert parse_rfc3339(entry["created"])
+
+    quiet = runtime.call("list", "-q").ok().stdout_text().split()
+    assert {created_id, stopped_id} <= set(quiet)
+
+    table = runtime.call("list").ok().stdout_text().splitlines()
+    assert table[0].split() == ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+    rows = {line.split()[0]: line.split() for line in table[1:]}
+    assert rows[created_id][2] == "created" and rows[stopped_id][2] == "stopped"
+
+    runtime.delete(created_id).ok()
+    runtime.delete(stopped_id).ok()
+    assert not {created_id, stopped_id} & {c["id"] for c in runtime.list_json()}
+
+
+def test_list_json_is_parseable_with_format_equals(runtime, bundle, container_id):
+    create(runtime, bundle, container_id)
+    data = json.loads(runtime.call("list", "--format=json").ok().stdout_text())
+    assert [c["id"] for c in data if c["id"] == container_id] == [container_id]
+    runtime.delete(container_id).ok()
