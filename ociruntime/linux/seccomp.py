@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ociruntime.linux._lib import check, ffi, fsencode, lib, os_error
 
@@ -171,3 +172,53 @@ class Filter:
             return os.pread(fd, size, 0)
         finally:
             os.close(fd)
+
+
+USER_NOTIF_FLAG_CONTINUE: int = lib.SECCOMP_USER_NOTIF_FLAG_CONTINUE
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One intercepted syscall, as read from a listener fd."""
+
+    id: int
+    pid: int
+    syscall: int
+    arch: int
+    args: tuple[int, ...]
+
+
+def notify_receive(listener_fd: int) -> Notification:
+    """Block until the filtered process makes a notified syscall (agent side)."""
+    req_p = ffi.new("struct seccomp_notif **")
+    resp_p = ffi.new("struct seccomp_notif_resp **")
+    check(lib.seccomp_notify_alloc(req_p, resp_p), "seccomp_notify_alloc")
+    try:
+        req = req_p[0]
+        check(lib.seccomp_notify_receive(listener_fd, req), f"receive seccomp notification on fd {listener_fd}")
+        return Notification(
+            id=int(req.id),
+            pid=int(req.pid),
+            syscall=int(req.data.nr),
+            arch=int(req.data.arch),
+            args=tuple(int(a) for a in req.data.args),
+        )
+    finally:
+        lib.seccomp_notify_free(req_p[0], resp_p[0])
+
+
+def notify_respond(listener_fd: int, notification_id: int, value: int = 0, error: int = 0, flags: int = 0) -> None:
+    """Answer a notification: the syscall returns value, or fails with errno
+    error (positive), or runs for real with flags=USER_NOTIF_FLAG_CONTINUE."""
+    req_p = ffi.new("struct seccomp_notif **")
+    resp_p = ffi.new("struct seccomp_notif_resp **")
+    check(lib.seccomp_notify_alloc(req_p, resp_p), "seccomp_notify_alloc")
+    try:
+        resp = resp_p[0]
+        resp.id = notification_id
+        resp.val = value
+        resp.error = -error if error else 0
+        resp.flags = flags
+        check(lib.seccomp_notify_respond(listener_fd, resp), f"respond to seccomp notification {notification_id}")
+    finally:
+        lib.seccomp_notify_free(req_p[0], resp_p[0])
