@@ -118,9 +118,8 @@ def _check_consistency(sets: CapabilitySets, raw: dict, *, path: str, file: str)
                               file=file)
 
 
-def check_host_bounding(sets: CapabilitySets, raw: object, host_bounding: int, *, path: str,
-                        file: str = "config.json") -> None:
-    """Every configured capability must be in the host's bounding set.
+def check_host_bounding(raw: object, host_bounding: int, *, path: str, file: str = "config.json") -> None:
+    """Every capability named in `raw` (process.capabilities) must be in host_bounding.
 
     runc asks the kernel anyway and fails at capset(2) with a bare EPERM (or, for the
     bounding set alone, silently gives the container less than configured); we name the

@@ -120,7 +120,7 @@ def plan_credentials(process: dict, *, path: str = "process", file: str = "confi
             raise lsm.apparmor_unsupported(at("apparmorProfile"), file)
         if caps_raw is not None and not in_user_namespace:
             host = capabilities.read_status_masks("CapBnd")["CapBnd"]
-            capabilities.check_host_bounding(caps, caps_raw, host, path=at("capabilities"), file=file)
+            capabilities.check_host_bounding(caps_raw, host, path=at("capabilities"), file=file)
         if limits:
             effective = capabilities.read_status_masks("CapEff")["CapEff"]
             can_raise = bool(effective >> capabilities.CAP_SYS_RESOURCE & 1)
