@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import subprocess
 import sys
 
@@ -18,7 +19,8 @@ def test_a_stale_build_is_refused_with_a_rebuild_hint() -> None:
         "import ociruntime; ociruntime.__version__ = '0.0.0-other'\n"
         "import ociruntime.linux.mounts\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    repo = pathlib.Path(ociruntime.__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=repo)
     assert proc.returncode != 0
     last_line = proc.stderr.strip().splitlines()[-1]
     assert last_line == (
@@ -28,8 +30,6 @@ def test_a_stale_build_is_refused_with_a_rebuild_hint() -> None:
 
 
 def test_only_the_linux_package_imports_the_native_module() -> None:
-    import pathlib
-
     root = pathlib.Path(ociruntime.__file__).parent
     offenders = [
         str(path.relative_to(root))
