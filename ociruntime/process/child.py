@@ -28,6 +28,11 @@ def stage1_main(plan: ContainerPlan, chan: Channel, fifo_fd: int) -> None:
         import prctl
 
         # Non-dumpable before joining anything (CVE-2019-5736): no /proc/<pid>/exe games.
+        from ociruntime.security.credentials import apply_oom_score_adj
+
+        # oom_score_adj first: it needs the host's /proc and, when lowering, privileges
+        # that a new user namespace would take away (runc does the same).
+        apply_oom_score_adj(plan.credentials)
         prctl.set_dumpable(False)
         set_stage_name(stage, plan.container_id)
         chan.expect("go")
@@ -158,13 +163,14 @@ def _set_up_container(plan: ContainerPlan, chan: Channel) -> tuple[str, dict]:
     _apply_sysctl(plan.sysctl)
     if plan.new_namespace("network"):
         _bring_up_loopback()
-    credentials.apply_rlimits(plan.credentials)
-    credentials.apply_oom_score_adj(plan.credentials)
+    if not plan.new_namespace("user"):  # else the parent set them (see parent.py)
+        credentials.apply_rlimits(plan.credentials)
     if not plan.no_new_keyring:
         from ociruntime.linux.system import join_session_keyring
 
         join_session_keyring(f"_ses.{plan.container_id}")
     _prepare_cwd(plan.cwd)
+    plan.env = with_home(plan.env, plan.credentials.uid)
     return find_executable(plan.args, plan.env, plan.cwd), hook_state
 
 
@@ -218,6 +224,23 @@ def _prepare_cwd(cwd: str) -> None:
     os.makedirs(cwd, mode=0o755, exist_ok=True)
 
 
+def with_home(env: list[str], uid: int) -> list[str]:
+    """runc sets HOME from the container's /etc/passwd (or "/") when the config has none."""
+    if any(e.startswith("HOME=") for e in env):
+        return env
+    home = "/"
+    try:
+        with open("/etc/passwd", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                fields = line.rstrip("\n").split(":")
+                if len(fields) >= 6 and fields[2] == str(uid):
+                    home = fields[5] or "/"
+                    break
+    except OSError:
+        pass
+    return env + [f"HOME={home}"]
+
+
 def find_executable(args: list[str], env: list[str], cwd: str) -> str:
     """Resolve args[0] like runc (exec.LookPath with the container's PATH), inside the rootfs."""
     from ociruntime.errors import OciError
@@ -269,7 +292,11 @@ def _exec_user_process(plan: ContainerPlan, executable: str, hook_state: dict) -
 
     run_hooks(plan.hooks.get("startContainer", []), hook_state, "startContainer")
     credentials.apply_lsm(plan.credentials)
-    credentials.apply_user_and_capabilities(plan.credentials)
+    try:  # as root first: a cwd only root can reach still works (runc does the same)
+        os.chdir(plan.cwd)
+    except OSError:
+        pass
+    credentials.apply_user_and_capabilities(plan.credentials, seccomp_pending=plan.seccomp is not None)
     os.chdir(plan.cwd)
     for sig in range(1, signal.NSIG):
         try:
@@ -285,4 +312,5 @@ def _exec_user_process(plan: ContainerPlan, executable: str, hook_state: dict) -
         except OSError:
             pass
     close_range(first_closed, cloexec=True)
-    execve(executable, plan.args, plan.env, plan.seccomp)
+    execve(executable, plan.args, plan.env, plan.seccomp,
+           capabilities=credentials.exec_capabilities(plan.credentials))

@@ -36,6 +36,9 @@ def exec_stage1(plan: ExecPlan, chan: Channel) -> None:
 
         from ociruntime.linux import namespaces as ns
 
+        from ociruntime.security.credentials import apply_oom_score_adj
+
+        apply_oom_score_adj(plan.credentials)
         prctl.set_dumpable(False)
         set_stage_name(stage, plan.container_id)
         chan.expect("go")
@@ -69,15 +72,15 @@ def exec_process(plan: ExecPlan, chan: Channel) -> None:
     try:
         from ociruntime.linux.exec import execve
         from ociruntime.linux.system import close_range
-        from ociruntime.process.child import find_executable
+        from ociruntime.process.child import find_executable, with_home
         from ociruntime.security import credentials
 
         set_stage_name(stage, plan.container_id)
         credentials.apply_rlimits(plan.credentials)
-        credentials.apply_oom_score_adj(plan.credentials)
+        plan.env = with_home(plan.env, plan.credentials.uid)
         executable = find_executable(plan.args, plan.env, plan.cwd)
         credentials.apply_lsm(plan.credentials)
-        credentials.apply_user_and_capabilities(plan.credentials)
+        credentials.apply_user_and_capabilities(plan.credentials, seccomp_pending=plan.seccomp is not None)
         os.chdir(plan.cwd)
         for sig in range(1, signal.NSIG):
             try:
@@ -92,6 +95,7 @@ def exec_process(plan: ExecPlan, chan: Channel) -> None:
             except OSError:
                 pass
         close_range(first_closed, cloexec=True)  # the channel too: EOF tells the parent we exec'd
-        execve(executable, plan.args, plan.env, plan.seccomp)
+        execve(executable, plan.args, plan.env, plan.seccomp,
+               capabilities=credentials.exec_capabilities(plan.credentials))
     except BaseException as exc:  # noqa: BLE001
         _report(chan, stage, exc)

@@ -45,6 +45,11 @@ def spawn_container(plan: ContainerPlan, *, cgroup: object | None, fifo_path: st
             write_id_maps(stage1_pid, plan)
             parent_chan.send("maps_done")
         init_pid = int(parent_chan.expect("init_pid")["pid"])
+        if plan.new_namespace("user"):
+            # Raising a hard limit needs CAP_SYS_RESOURCE in the init user namespace.
+            from ociruntime.security.credentials import apply_rlimits
+
+            apply_rlimits(plan.credentials, pid=init_pid)
         _reap(stage1_pid)
         stage1_pid = 0
         parent_chan.expect("mounts_ready")
