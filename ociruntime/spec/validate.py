@@ -7,9 +7,11 @@ module, pays for jsonschema, which is the reference and writes the message.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+TYPE_CHECKING = False  # keep typing/collections.abc off the hot path
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
-_fast_validators: dict[str, Callable[[object], object]] | None = None
+_fast_validators: "dict[str, Callable[[object], object]] | None" = None
 
 
 def _load_fast() -> dict[str, Callable[[object], object]]:

@@ -156,7 +156,14 @@ def test_generated_code_is_slim(compiled) -> None:
 
 
 def _use_fast_module(monkeypatch: pytest.MonkeyPatch, module: object) -> None:
+    """Make `from ociruntime.spec import _compiled_validator` see ``module`` (None: absent)."""
+    import ociruntime.spec
+
     monkeypatch.setitem(sys.modules, "ociruntime.spec._compiled_validator", module)
+    if module is None:
+        monkeypatch.delattr(ociruntime.spec, "_compiled_validator", raising=False)
+    else:
+        monkeypatch.setattr(ociruntime.spec, "_compiled_validator", module, raising=False)
     monkeypatch.setattr(validate, "_fast_validators", None)
 
 
