@@ -1,0 +1,39 @@
+"""Control groups for containers: v1, v2 and hybrid hosts.
+
+This module stays cheap to import (`state` and `delete` import it): the real work lives
+in submodules loaded on first use.
+
+    manager_for(config, container_id, systemd=False) -> CgroupManager   # at create
+    manager_from_state(data) -> CgroupManager                            # later verbs
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ociruntime.cgroups.manager import CgroupManager
+
+__all__ = ["CgroupManager", "manager_for", "manager_from_state"]
+
+
+def manager_for(config: dict, container_id: str, *, systemd: bool = False) -> CgroupManager:
+    """The manager for a new container, from the whole config.json object."""
+    from ociruntime.cgroups.setup import manager_for as build
+
+    return build(config, container_id, systemd=systemd)
+
+
+def manager_from_state(data: dict) -> CgroupManager:
+    """The inverse of CgroupManager.to_state(); reads no files."""
+    from ociruntime.cgroups.manager import CgroupManager
+
+    return CgroupManager.from_state(data)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CgroupManager":
+        from ociruntime.cgroups.manager import CgroupManager
+
+        return CgroupManager
+    raise AttributeError(name)

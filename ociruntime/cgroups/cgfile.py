@@ -1,0 +1,86 @@
+"""Reading and writing cgroup control files, with errors that name the config field.
+
+Writes never create files (no O_CREAT): a missing control file means the host cannot apply
+the value, and the error says which field and which file. Each value is one write(2), as
+the kernel parses one value per write.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from dataclasses import dataclass
+
+from ociruntime.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Fields:
+    """How to name a resources field in errors: JSON path prefix and the file it came from."""
+
+    prefix: str = "linux.resources."
+    file: str = "config.json"
+
+    def error(self, field: str, reason: str) -> ConfigError:
+        return ConfigError(self.prefix + field, reason, file=self.file)
+
+
+CONFIG_FIELDS = Fields()
+
+
+def write(dirpath: str, name: str, value: str, field: str, fields: Fields) -> None:
+    """Write `value` to dirpath/name or raise ConfigError naming `field` and the file."""
+    path = os.path.join(dirpath, name)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
+    except OSError as e:
+        raise fields.error(field, f"cannot set {value!r}: {path}: {os.strerror(e.errno)}") from e
+    try:
+        os.write(fd, value.encode())
+    except OSError as e:
+        raise fields.error(field, f"cannot set {value!r}: {path}: {os.strerror(e.errno)}") from e
+    finally:
+        os.close(fd)
+
+
+def try_write(dirpath: str, name: str, value: str) -> int:
+    """Write and return 0 or the errno; for best-effort writes and retry logic."""
+    try:
+        fd = os.open(os.path.join(dirpath, name), os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
+    except OSError as e:
+        return e.errno or errno.EIO
+    try:
+        os.write(fd, value.encode())
+        return 0
+    except OSError as e:
+        return e.errno or errno.EIO
+    finally:
+        os.close(fd)
+
+
+def read(dirpath: str, name: str) -> str:
+    with open(os.path.join(dirpath, name), encoding="utf-8") as f:
+        return f.read()
+
+
+def read_int(dirpath: str, name: str) -> int:
+    """A single-number file; 'max' reads as -1."""
+    text = read(dirpath, name).strip()
+    return -1 if text == "max" else int(text)
+
+
+def read_keyed(dirpath: str, name: str) -> dict[str, int]:
+    """'key value' lines (memory.stat, cpu.stat, memory.events, ...)."""
+    out: dict[str, int] = {}
+    for line in read(dirpath, name).splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            try:
+                out[parts[0]] = int(parts[1])
+            except ValueError:
+                continue
+    return out
+
+
+def exists(dirpath: str, name: str) -> bool:
+    return os.path.exists(os.path.join(dirpath, name))
