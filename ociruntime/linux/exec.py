@@ -28,12 +28,22 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import NoReturn, Protocol
 
 from ociruntime.linux._lib import ffi, fsencode, lib, os_error
+
+# typing, dataclasses and socket cost ~25 ms to import; this module is on the
+# container start path, so it avoids them at run time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
+    from collections.abc import Iterable, Sequence
+    from typing import NoReturn, Protocol
+
+    class BpfProgram(Protocol):
+        """What execve needs of a compiled filter (security.seccomp.SeccompProgram)."""
+
+        bpf: bytes
+        flags: int
 
 LISTENER_PAYLOAD = b"seccomp-listener"
 
@@ -45,21 +55,28 @@ _STEP_WHAT = {
 }
 
 
-class BpfProgram(Protocol):
-    """What execve needs of a compiled filter (security.seccomp.SeccompProgram)."""
-
-    bpf: bytes
-    flags: int
-
-
-@dataclass(frozen=True)
 class CapabilitySets:
     """Final capability sets as bit masks (bit n = capability number n)."""
 
-    effective: int = 0
-    permitted: int = 0
-    inheritable: int = 0
-    ambient: int = 0
+    __slots__ = ("effective", "permitted", "inheritable", "ambient")
+
+    def __init__(self, effective: int = 0, permitted: int = 0, inheritable: int = 0, ambient: int = 0) -> None:
+        self.effective = effective
+        self.permitted = permitted
+        self.inheritable = inheritable
+        self.ambient = ambient
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CapabilitySets):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, name) for name in self.__slots__))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name):#x}" for name in self.__slots__)
+        return f"CapabilitySets({fields})"
 
     @staticmethod
     def mask(numbers: Iterable[int]) -> int:
@@ -147,6 +164,7 @@ def execve(
 
 def receive_listener_fd(sock: socket.socket) -> int:
     """Receive the seccomp listener fd sent by execve/load_seccomp (close-on-exec)."""
+    import socket
     _, fds, _, _ = socket.recv_fds(sock, 256, 1, socket.MSG_CMSG_CLOEXEC)
     if len(fds) != 1:
         for fd in fds:
