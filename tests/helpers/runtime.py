@@ -102,8 +102,11 @@ class Runtime:
 
     def call(self, *args: str | Path, stdin: StdinArg = None, cwd: str | Path | None = None,
              root: bool = True, extra_env: dict[str, str] | None = None,
-             timeout: float = CALL_TIMEOUT) -> Result:
-        """Run ``runtime [--root R] args...`` and return its Result (never raises on exit code)."""
+             extra_fds: dict[int, int] | None = None, timeout: float = CALL_TIMEOUT) -> Result:
+        """Run ``runtime [--root R] args...`` and return its Result (never raises on exit code).
+
+        ``extra_fds`` maps a target fd number in the runtime to one of our fds (--preserve-fds).
+        """
         argv = [self.path] + (["--root", str(self.root)] if root else []) + [str(a) for a in args]
         n = next(self._counter)
         out_path = self.io_dir / f"call{n}.out"
@@ -111,7 +114,9 @@ class Runtime:
         with open(out_path, "wb") as out, open(err_path, "wb") as err, _stdin(stdin, self.io_dir, n) as sin:
             try:
                 proc = subprocess.run(argv, stdin=sin, stdout=out, stderr=err, cwd=cwd,
-                                      env=self.env(extra_env), timeout=timeout)
+                                      env=self.env(extra_env), timeout=timeout,
+                                      pass_fds=tuple(extra_fds or ()),
+                                      preexec_fn=_dup_fds(extra_fds) if extra_fds else None)
             except subprocess.TimeoutExpired as exc:
                 raise AssertionError(f"runtime call hung for {timeout}s: {' '.join(argv)}") from exc
         return Result(argv, proc.returncode, out_path, err_path)
@@ -150,6 +155,14 @@ class Runtime:
 
     def exists(self, cid: str) -> bool:
         return (self.root / cid).exists()
+
+
+def _dup_fds(fds: dict[int, int]) -> Any:
+    # Runs in the child before close_fds, so the targets survive via pass_fds.
+    def dup() -> None:
+        for target, source in fds.items():
+            os.dup2(source, target, inheritable=True)
+    return dup
 
 
 def _bundle_path(bundle: Any) -> str:
