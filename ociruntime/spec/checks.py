@@ -296,6 +296,42 @@ def check_annotations(spec: dict, file: str) -> None:
             fail(file, ("annotations", key), "annotation key must not be empty")
 
 
+def check_personality(spec: dict, file: str) -> None:
+    """config-linux.md "Personality": "Currently no flag values are supported"."""
+    flags = (_linux(spec).get("personality") or {}).get("flags") or []
+    if flags:
+        fail(file, ("linux", "personality", "flags", 0), f"unsupported personality flag {quote(flags[0])}: no flags are supported")
+
+
+def _is_node_list(nodes: str) -> bool:
+    """set_mempolicy(2) node lists: "0-3,7"."""
+    for item in nodes.split(","):
+        low, _, high = item.partition("-")
+        if not low.isdigit() or not low.isascii() or (high and (not high.isdigit() or not high.isascii() or int(high) < int(low))):
+            return False
+    return True
+
+
+def check_memory_policy(spec: dict, file: str) -> None:
+    """Modes that take no nodes get none; the others get a well-formed list (set_mempolicy(2))."""
+    policy = _linux(spec).get("memoryPolicy")
+    if policy is None:
+        return
+    mode = policy["mode"]
+    nodes = policy.get("nodes", "")
+    where = ("linux", "memoryPolicy", "nodes")
+    if mode in ("MPOL_DEFAULT", "MPOL_LOCAL"):
+        if nodes:
+            fail(file, where, f"{mode} takes no nodes")
+        return
+    if not nodes:
+        if mode != "MPOL_PREFERRED":
+            fail(file, where, f"{mode} needs at least one node")
+        return
+    if not _is_node_list(nodes):
+        fail(file, where, f"{quote(nodes)} is not a node list like 0-3,7")
+
+
 def check_resources(spec: dict, file: str) -> None:
     resources = _linux(spec).get("resources")
     if resources is not None:
@@ -442,6 +478,8 @@ CONFIG_CHECKS: "tuple[SpecCheck, ...]" = (
     check_sysctl,
     check_hooks,
     check_annotations,
+    check_personality,
+    check_memory_policy,
     check_resources,
 )
 
