@@ -4,9 +4,11 @@ checked with the static busybox as the container process."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import signal
 import socket
+import threading
 from pathlib import Path
 
 import prctl
@@ -15,7 +17,7 @@ import pytest
 from native.support import BUSYBOX, run_exec
 from ociruntime.linux import seccomp as scmp
 from ociruntime.linux.exec import CapabilitySets, execve, receive_listener_fd
-from ociruntime.security.seccomp import SeccompProgram, compile_seccomp
+from ociruntime.security.seccomp import SeccompProgram, compile_seccomp, send_to_agent
 
 NOBODY = 65534
 MKDIR_SYSCALLS = ["mkdir", "mkdirat"]
@@ -248,3 +250,54 @@ def test_notify_with_tsync_and_wait_killable_recv_flags_loads(tmp_path: Path) ->
     result = run_exec(child, while_running=agent)
     ours.close()
     assert result.error is None and result.exit_code == 0
+
+
+def test_full_notify_chain_container_runtime_agent(tmp_path: Path) -> None:
+    """container execve -> runtime receives the listener -> send_to_agent -> the agent
+    reads the ContainerProcessState and answers the intercepted mkdir with an errno."""
+    target = tmp_path / "intercepted"
+    agent_path = tmp_path / "agent.sock"
+    program = _program("SCMP_ACT_NOTIFY", listenerPath=str(agent_path), listenerMetadata="hello")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(agent_path))
+    server.listen(1)
+    messages: list[dict] = []
+
+    def agent() -> None:
+        with server:
+            conn, _ = server.accept()
+            with conn:
+                payload, fds, _, _ = socket.recv_fds(conn, 65536, 1)
+            messages.append(json.loads(payload))
+            listener = fds[0]
+            try:
+                note = scmp.notify_receive(listener)
+                scmp.notify_respond(listener, note.id, error=errno.EXFULL)
+            finally:
+                os.close(listener)
+
+    agent_thread = threading.Thread(target=agent)
+    agent_thread.start()
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+
+    def runtime(pid: int) -> None:
+        theirs.close()
+        listener = receive_listener_fd(ours)
+        try:
+            send_to_agent(program, listener, pid, {"id": "c1", "pid": pid, "status": "creating"}, "1.3.0")
+        finally:
+            os.close(listener)
+
+    def child() -> None:
+        ours.close()
+        execve(BUSYBOX, ["mkdir", str(target)], [], program, notify_fd=theirs.detach())
+
+    result = run_exec(child, while_running=runtime)
+    ours.close()
+    agent_thread.join(30)
+    assert result.error is None
+    assert result.exit_code == 1
+    assert os.strerror(errno.EXFULL) in result.output
+    assert not target.exists()
+    assert messages[0]["fds"] == ["seccompFd"] and messages[0]["metadata"] == "hello"
+    assert messages[0]["state"]["status"] == "creating"
