@@ -54,8 +54,16 @@ def fail(file: str, path: JsonPath, reason: str) -> NoReturn:
     raise ConfigError(format_path(path), reason, file=file)
 
 
-def _not_absolute(value: str) -> str:
-    return f"{quote(value)} is not an absolute path"
+def require_absolute(file: str, where: JsonPath, path: str) -> None:
+    """An absolute path that a syscall can take (no NUL byte)."""
+    if not path.startswith("/"):
+        fail(file, where, f"{quote(path)} is not an absolute path")
+    require_usable_path(file, where, path)
+
+
+def require_usable_path(file: str, where: JsonPath, path: str) -> None:
+    if "\0" in path:
+        fail(file, where, f"{quote(path)} contains a NUL byte")
 
 
 # --- helpers over the parsed document -----------------------------------------------
@@ -111,6 +119,7 @@ def check_root(spec: dict, file: str) -> None:
         fail(file, ("root",), "is required")
     if not root["path"]:
         fail(file, ("root", "path"), "must not be empty")
+    require_usable_path(file, ("root", "path"), root["path"])
 
 
 def check_process_present(spec: dict, file: str) -> None:
@@ -139,8 +148,8 @@ def check_namespaces(spec: dict, file: str) -> None:
             fail(file, ("linux", "namespaces", index, "type"), f"duplicate namespace {quote(ns_type)} (also at {first})")
         seen[ns_type] = index
         path = ns.get("path")
-        if path is not None and not path.startswith("/"):
-            fail(file, ("linux", "namespaces", index, "path"), _not_absolute(path))
+        if path is not None:
+            require_absolute(file, ("linux", "namespaces", index, "path"), path)
 
 
 def check_id_mappings(spec: dict, file: str) -> None:
@@ -193,8 +202,7 @@ def check_masked_and_readonly_paths(spec: dict, file: str) -> None:
     for field in ("maskedPaths", "readonlyPaths"):
         paths = linux.get(field) or []
         for index, path in enumerate(paths):
-            if not path.startswith("/"):
-                fail(file, ("linux", field, index), _not_absolute(path))
+            require_absolute(file, ("linux", field, index), path)
         if paths and not _has_namespace(spec, "mount"):
             fail(file, ("linux", field), "unable to restrict sys entries without a private MNT namespace")
 
@@ -258,8 +266,7 @@ def check_devices(spec: dict, file: str) -> None:
     """linux.devices: absolute path; major and minor unless the type is p (config-linux.md)."""
     for index, device in enumerate(_linux(spec).get("devices") or []):
         path = device["path"]
-        if not path.startswith("/"):
-            fail(file, ("linux", "devices", index, "path"), _not_absolute(path))
+        require_absolute(file, ("linux", "devices", index, "path"), path)
         if device["type"] != "p":
             for field in ("major", "minor"):
                 if field not in device:
@@ -272,6 +279,9 @@ def check_mounts(spec: dict, file: str) -> None:
     for index, mount in enumerate(spec.get("mounts") or []):
         if not mount["destination"]:
             fail(file, ("mounts", index, "destination"), "must not be empty")
+        for field in ("destination", "source"):
+            if field in mount:
+                require_usable_path(file, ("mounts", index, field), mount[field])
         has_uid = "uidMappings" in mount
         has_gid = "gidMappings" in mount
         if has_uid != has_gid:
@@ -285,8 +295,7 @@ def check_hooks(spec: dict, file: str) -> None:
     hooks = spec.get("hooks") or {}
     for kind in HOOK_KINDS:
         for index, hook in enumerate(hooks.get(kind) or []):
-            if not hook["path"].startswith("/"):
-                fail(file, ("hooks", kind, index, "path"), _not_absolute(hook["path"]))
+            require_absolute(file, ("hooks", kind, index, "path"), hook["path"])
 
 
 def check_annotations(spec: dict, file: str) -> None:
@@ -349,8 +358,7 @@ def check_args(process: dict, base: JsonPath, file: str) -> None:
 
 def check_cwd(process: dict, base: JsonPath, file: str) -> None:
     cwd = process["cwd"]
-    if not cwd.startswith("/"):
-        fail(file, base + ("cwd",), _not_absolute(cwd))
+    require_absolute(file, base + ("cwd",), cwd)
 
 
 def check_env(process: dict, base: JsonPath, file: str) -> None:

@@ -453,6 +453,9 @@ INVALID_CONFIGS: dict[str, tuple[object, str]] = {
                              'config.json: linux.maskedPaths[9]: "proc/kcore" is not an absolute path'),
     "readonly-path-relative": (_with(RT, _set("linux.readonlyPaths", ["proc/sys"])),
                                'config.json: linux.readonlyPaths[0]: "proc/sys" is not an absolute path'),
+    "mount-source-nul": (_with(RT, _set("mounts.0.source", "pr\0oc")), 'config.json: mounts[0].source: "pr\\u0000oc" contains a NUL byte'),
+    "namespace-path-nul": (_with(RT, _set("linux.namespaces.1.path", "/proc/1/ns/net\0")),
+                           'config.json: linux.namespaces[1].path: "/proc/1/ns/net\\u0000" contains a NUL byte'),
     "mount-destination-empty": (_with(RT, _set("mounts.1.destination", "")), "config.json: mounts[1].destination: must not be empty"),
     # --- rlimits --------------------------------------------------------------------------
     "rlimit-soft-above-hard": (_with(RT, _set("process.rlimits", [{"type": "RLIMIT_NOFILE", "soft": 2048, "hard": 1024}])),
