@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from ociruntime import SPEC_VERSION, __version__
 
 HOOKS = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]
@@ -11,11 +9,11 @@ NAMESPACES = ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"]
 
 
 def features() -> dict:
-    import prctl
-
     from ociruntime.rootfs.plan import SUPPORTED_MOUNT_OPTIONS
+    from ociruntime.security import lsm
+    from ociruntime.security.capabilities import KNOWN_CAPABILITIES
 
-    caps = sorted(f"CAP_{name.upper()}" for name in prctl.ALL_CAP_NAMES)
+    caps = list(KNOWN_CAPABILITIES)
     return {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": SPEC_VERSION,
@@ -26,13 +24,24 @@ def features() -> dict:
             "capabilities": caps,
             "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": True},
             "seccomp": _seccomp(),
-            "apparmor": {"enabled": os.path.exists("/sys/module/apparmor")},
-            "selinux": {"enabled": os.path.exists("/sys/fs/selinux")},
+            "apparmor": {"enabled": lsm.apparmor_enabled()},
+            "selinux": {"enabled": lsm.selinux_enabled()},
             "intelRdt": {"enabled": False},
             "mountExtensions": {"idmap": {"enabled": False}},
         },
-        "annotations": {"org.opencontainers.runtime.ociruntime.version": __version__},
+        "annotations": _annotations(),
     }
+
+
+def _annotations() -> dict:
+    notes = {"org.opencontainers.runtime.ociruntime.version": __version__}
+    try:
+        from ociruntime.security.seccomp import libseccomp_version
+
+        notes["io.github.seccomp.libseccomp.version"] = libseccomp_version()
+    except ImportError:
+        pass
+    return notes
 
 
 def _seccomp() -> dict:
