@@ -75,4 +75,4 @@ def test_committed_results_render_to_the_committed_markdown() -> None:
     results = CONFORMANCE / "results.json"
     document = json.loads(results.read_text())
     rendered = report.render(document, report.load_reasons(CONFORMANCE / "reasons.json"))
-    assert rendered == (CONFORMANCE / "RESULTS.md").read_text()
+    assert rendered == (CONFORMANCE / "RESULTS.md").read_text(), "RESULTS.md is stale: run python -m conformance.report"

@@ -1,0 +1,1 @@
+"""Conformance harness: builds and runs the OCI runtime-tools validation suite (see README.md)."""
