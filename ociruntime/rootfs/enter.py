@@ -13,6 +13,7 @@ import os
 import stat
 
 from ociruntime.linux import mounts
+from ociruntime.rootfs.cgroupfs import parse_mountinfo
 from ociruntime.rootfs.errors import setup_error
 from ociruntime.rootfs.options import MS_MOVE, MS_REC, MS_SLAVE
 from ociruntime.rootfs.plan import RootfsPlan
@@ -56,8 +57,6 @@ def _move_root(plan: RootfsPlan, root: int) -> None:
     """chroot keeps the host's mounts in the namespace; the kernel then still counts the
     host's full procfs/sysfs as visible (and allows mounting new ones), so detach them,
     or cover them with an empty tmpfs where that is not allowed."""
-    from ociruntime.rootfs.cgroupfs import parse_mountinfo
-
     fd = os.open("mountinfo", os.O_RDONLY | os.O_CLOEXEC, dir_fd=plan.state.proc.fd)
     try:
         text = os.read(fd, 1 << 20).decode()

@@ -12,6 +12,10 @@ import os
 
 from ociruntime.errors import KernelError, UnsupportedError
 from ociruntime.linux import mounts
+
+# After pivot_root the host's files are gone, imports included: load now everything that
+# enter_rootfs and finalize_rootfs run.
+from ociruntime.rootfs import cgroupfs, enter, finalize  # noqa: F401
 from ociruntime.rootfs.devices import create_devices, setup_dev_links
 from ociruntime.rootfs.errors import setup_error
 from ociruntime.rootfs.mounting import MountContext, mount_entry
