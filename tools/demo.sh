@@ -58,8 +58,8 @@ echo "init pid: $(cat "$work/init.pid")"
 expect created
 echo "--- start"
 rt start "$id"
+sleep 0.5   # let the greeting through before the next state
 expect running
-sleep 0.5   # let the greeting through before the kill
 echo "--- kill (SIGTERM)"
 rt kill "$id" TERM
 wait_for stopped

@@ -6,8 +6,8 @@
 The rootfs holds /bin/busybox with one symlink per applet, /etc/passwd and /etc/group
 (root and a uid 1000 user), /tmp and the /proc, /sys, /dev mount points. config.json comes
 from ``ociruntime.spec.default.default_config()`` when that imports, else from the built-in
-one below (what ``runc spec`` prints, but with ``terminal: false``). Running it twice gives
-the same bundle. Tests import this module for ``builtin_config`` and ``build_rootfs``.
+one below (what ``runc spec`` prints); either way with ``terminal: false``, so the bundle runs
+as-is where no console exists (demo, benchmarks, CI). Running it twice gives the same bundle. Tests import this module for ``builtin_config`` and ``build_rootfs``.
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ def builtin_config() -> dict[str, Any]:
 
 
 def default_config() -> dict[str, Any]:
-    """The runtime's own default when the package is importable, else the built-in one."""
+    """The runtime's own default when the package is importable, else the built-in one;
+    terminal off in both."""
     sys.path.insert(0, str(REPO))
     try:
         from ociruntime.spec.default import default_config as runtime_default
@@ -84,7 +85,9 @@ def default_config() -> dict[str, Any]:
         return builtin_config()
     finally:
         sys.path.remove(str(REPO))
-    return runtime_default()
+    config = runtime_default()
+    config.setdefault("process", {})["terminal"] = False
+    return config
 
 
 def applets(busybox: str = BUSYBOX) -> list[str]:

@@ -22,10 +22,12 @@ def assert_one_line_error(result: Result, *fragments: str, code: int = 1) -> str
 
 def assert_config_error(result: Result, paths: str | tuple[str, ...], *reason: str) -> str:
     """One stderr line ``... config.json: <path>: <reason>`` naming one of ``paths``, whose
-    reason holds every fragment in ``reason`` (case-insensitive)."""
+    reason holds every fragment in ``reason`` (case-insensitive). Path ``""`` stands for the
+    document as a whole: ``config.json: <reason>``."""
     line = error_line(result)
     candidates = (paths,) if isinstance(paths, str) else paths
-    marker = next((f"config.json: {p}: " for p in candidates if f"config.json: {p}: " in line), None)
+    markers = [f"config.json: {p}: " if p else "config.json: " for p in candidates]
+    marker = next((m for m in markers if m in line), None)
     assert marker is not None, f"none of {candidates} named as 'config.json: <path>: ' in {line!r}"
     why = line.split(marker, 1)[1].lower()
     for fragment in reason:

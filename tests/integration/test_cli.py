@@ -99,3 +99,14 @@ def test_json_log_holds_the_error(runtime, container_id, test_dir):
 def test_unknown_verb_fails(runtime):
     result = runtime.call("frobnicate")
     assert result.returncode != 0, result.describe()
+
+
+def test_create_options_with_equals_and_short_forms(runtime, bundle, container_id, test_dir):
+    pid_file = test_dir / "eq.pid"
+    runtime.call("create", f"--bundle={bundle.path}", f"--pid-file={pid_file}", container_id).ok()
+    assert int(pid_file.read_text()) == runtime.state(container_id)["pid"]
+    runtime.call("delete", "-f", container_id).ok()
+    runtime.call("create", "-b", bundle.path, container_id).ok()
+    assert runtime.state(container_id)["bundle"] == str(bundle.path)
+    runtime.call("kill", "-a", container_id, "KILL").ok()
+    runtime.call("delete", "--force=true", container_id).ok()

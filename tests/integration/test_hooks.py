@@ -10,6 +10,7 @@ and makes a startContainer failure an error. The spec's version is tested as our
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -82,7 +83,7 @@ def test_hooks_order_args_env_and_state(runtime, bundle, container_id, hooklog):
     for name in ALL_HOOKS:
         state = hooklog.state(name)
         assert state["id"] == container_id and state["bundle"] == str(bundle.path), (name, state)
-        assert state["ociVersion"] == bundle.config["ociVersion"]
+        assert re.fullmatch(r"1\.\d+\.\d+(-\S+)?", state["ociVersion"]), state
     for name in CREATE_HOOKS:
         assert hooklog.state(name)["status"] == "creating", name
     assert hooklog.state("startContainer")["status"] == "created"
