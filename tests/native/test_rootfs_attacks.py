@@ -10,23 +10,27 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from native.test_rootfs_setup import (  # noqa: F401 - the fixtures are used by name
-    _host_mounts_unchanged,
-    bundle,
-    config,
-    device,
-    in_container,
-    mounts_inside,
-)
+from native.test_rootfs_setup import config, device, host_mounts_guard, in_container, make_bundle, mounts_inside
 from ociruntime.rootfs.plan import RootfsPlan
 
 
+@pytest.fixture(autouse=True)
+def _host_mounts_unchanged() -> Iterator[None]:
+    yield from host_mounts_guard()
+
+
 @pytest.fixture
-def host_etc_unchanged() -> list[str]:
+def bundle(tmp_path: Path) -> Path:
+    return make_bundle(tmp_path)
+
+
+@pytest.fixture
+def host_etc_unchanged() -> Iterator[list[str]]:
     before = sorted(os.listdir("/etc"))
     yield before
     assert sorted(os.listdir("/etc")) == before, "the host's /etc changed"
@@ -105,7 +109,7 @@ def test_a_mount_routed_into_procfs_by_a_symlink_is_refused(bundle: Path) -> Non
     assert "mounts[6].destination" in result[2] and "inside procfs" in result[2]
 
 
-def _swap_dev_null(make) -> callable:  # noqa: ANN001 - make(path) plants the fake
+def _swap_dev_null(make: Callable[[str], object]) -> Callable[[RootfsPlan], None]:
     def between(plan: RootfsPlan) -> None:
         null = os.path.join(plan.rootfs, "dev", "null")  # the container's /dev tmpfs, pre-pivot
         os.unlink(null)
@@ -123,7 +127,9 @@ def _swap_dev_null(make) -> callable:  # noqa: ANN001 - make(path) plants the fa
         pytest.param(lambda p: os.mknod(p, stat.S_IFCHR | 0o666, os.makedev(1, 5)), id="other-char-device"),
     ],
 )
-def test_masking_refuses_a_dev_null_that_is_not_the_null_device(bundle: Path, plant) -> None:  # noqa: ANN001
+def test_masking_refuses_a_dev_null_that_is_not_the_null_device(
+    bundle: Path, plant: Callable[[str], object]
+) -> None:
     """CVE-2025-31133: between mounting and masking (createContainer hooks run there, and
     a shared volume could be changed then), /dev/null is replaced."""
     cfg = config(maskedPaths=["/proc/sys/kernel/core_pattern", "/etc/passwd"])

@@ -49,12 +49,16 @@ def host_mount_table() -> Counter:
     return Counter((m.mount_point, m.fstype, m.source) for m in mountinfo())
 
 
-@pytest.fixture(autouse=True)
-def _host_mounts_unchanged() -> Iterator[None]:
+def host_mounts_guard() -> Iterator[None]:
     """Stricter than the suite's check: the same mounts, counted (stacked ones too)."""
     before = host_mount_table()
     yield
     assert host_mount_table() == before, "the host's mount table changed"
+
+
+@pytest.fixture(autouse=True)
+def _host_mounts_unchanged() -> Iterator[None]:
+    yield from host_mounts_guard()
 
 
 def make_bundle(base: Path) -> Path:
