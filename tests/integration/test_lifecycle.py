@@ -84,6 +84,25 @@ def test_state_of_running_then_stopped_container(runtime, bundle, container_id):
     runtime.delete(container_id).ok()
 
 
+def test_zombie_init_is_stopped(runtime, bundle, container_id):
+    """An init that exited but was not reaped yet (we are its subreaper) counts as stopped."""
+    import select
+
+    c = create(runtime, bundle, container_id)
+    runtime.start(container_id).ok()
+    pidfd = os.pidfd_open(c.pid)
+    try:
+        assert select.select([pidfd], [], [], procs.WAIT_TIMEOUT)[0], "the init never exited"
+    finally:
+        os.close(pidfd)
+    assert procs.proc_state(c.pid) == "Z"
+    state = runtime.state(container_id)
+    assert state["status"] == "stopped" and state["pid"] == 0
+    runtime.kill(container_id, "KILL").failed("container not running")
+    runtime.delete(container_id).ok()
+    assert procs.wait_exit(c.pid).exit_code == 0
+
+
 def test_state_of_unknown_container(runtime, container_id):
     runtime.state_result(container_id).failed("container does not exist")
 

@@ -242,3 +242,54 @@ def test_readonly_path_in_rootfs(runtime, bundle, container_id):
 def test_mountinfo_of_masked_proc_file_is_a_bind_of_dev_null(runtime, bundle, container_id):
     out = inside(runtime, bundle, container_id, "stat -c '%t %T' /proc/timer_list")
     assert out.split() == ["1", "3"]
+
+
+# --- propagation, recursive read-only, cgroup mount -----------------------------------------
+
+@pytest.fixture
+def shared_host_dir(host_dir) -> Iterator[Path]:
+    """host_dir as a shared mount point, so mounts made under it later can propagate."""
+    subprocess.run(["mount", "--bind", str(host_dir), str(host_dir)], check=True)
+    subprocess.run(["mount", "--make-shared", str(host_dir)], check=True)
+    yield host_dir
+    subprocess.run(["umount", "-R", str(host_dir)], check=True)
+
+
+@pytest.mark.parametrize("propagation, propagates", [("rslave", True), ("rshared", True), ("rprivate", False)])
+def test_bind_mount_propagation(runtime, bundle, container_id, shared_host_dir, propagation, propagates):
+    bundle.add_mount("/shared", None, str(shared_host_dir), ["rbind", propagation])
+    bundle.sh("echo ready; while [ ! -e /shared/go ]; do sleep 0.02; done; ls /shared/sub")
+    c = create(runtime, bundle, container_id)
+    runtime.start(container_id).ok()
+    c.wait_output("ready")
+    (shared_host_dir / "sub").mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "propagated", str(shared_host_dir / "sub")],
+                   check=True)
+    (shared_host_dir / "sub/only-in-the-tmpfs").write_text("")
+    (shared_host_dir / "go").write_text("")
+    from helpers.procs import wait_exit
+    assert wait_exit(c.pid).exit_code == 0
+    assert ("only-in-the-tmpfs" in c.output()) == propagates, c.output()
+    runtime.delete(container_id).ok()
+
+
+def test_recursive_read_only_bind(runtime, bundle, container_id, host_dir_with_submount):
+    bundle.add_mount("/rro", None, str(host_dir_with_submount), ["rbind", "rro"])
+    out = inside(runtime, bundle, container_id,
+                 "touch /rro/x 2>&1; touch /rro/sub/x 2>&1; cat /rro/sub/in-submount")
+    assert out.count("Read-only file system") == 2 and out.endswith("nested\n")
+
+
+def test_cgroup_mount_shows_the_containers_own_cgroups_read_only(runtime, bundle, container_id):
+    mountinfo = inside(runtime, bundle, container_id, "cat /proc/self/mountinfo")
+    controllers = {}
+    for line in mountinfo.splitlines():
+        left, _, right = line.partition(" - ")
+        parts = left.split()
+        if right.split()[0] in ("cgroup", "cgroup2") and parts[4].startswith("/sys/fs/cgroup"):
+            controllers[parts[4]] = (parts[3], set(parts[5].split(",")))
+    assert controllers, mountinfo
+    for mount_point, (root, options) in controllers.items():
+        assert "ro" in options, mount_point
+    memory = controllers.get("/sys/fs/cgroup/memory") or controllers.get("/sys/fs/cgroup")
+    assert memory is not None and memory[0].endswith(container_id), controllers
