@@ -119,7 +119,7 @@ class OomWatcher:
     def __init__(self, manager: CgroupManager) -> None:
         self.manager = manager
         self.fd = -1
-        self._keep: list[int] = []
+        self._keep: list[int] = []   # v1: the memory.oom_control fd the eventfd watches
         self.count = 0
         self.count = self._count()
         paths = manager.paths()
@@ -155,25 +155,23 @@ class OomWatcher:
         return select.POLLIN if self._keep else select.POLLPRI | select.POLLERR
 
     def new_ooms(self) -> int:
-        """After a wake-up: how many OOM kills happened since the last call."""
+        """After a wake-up: how many OOM events to report."""
         if self._keep:
+            # v1 signals at the start of an OOM, before oom_kill is counted (and also when
+            # the cgroup is removed): like runc, report each signal while the cgroup exists.
             try:
-                os.eventfd_read(self.fd)
+                signals = os.eventfd_read(self.fd)
             except OSError as e:
                 if e.errno != errno.EAGAIN:
                     raise
-        elif self.fd >= 0:
-            self._rearm()
+                return 0
+            return signals if os.path.isdir(self.manager.paths().get("memory", "")) else 0
+        if self.fd < 0:
+            return 0
+        self._rearm()
         now = self._count()
         new, self.count = max(now - self.count, 0), now
-        if new or not self._keep:
-            return new
-        # v1 also signals "under OOM" without a kill (OOM killer disabled), and on rmdir.
-        memory = self.manager.paths().get("memory", "")
-        try:
-            return 1 if cgfile.read_keyed(memory, "memory.oom_control").get("under_oom") else 0
-        except OSError:
-            return 0
+        return new
 
     def close(self) -> None:
         for fd in [self.fd, *self._keep]:

@@ -23,6 +23,7 @@ from ociruntime.errors import ConfigError, KernelError, UnsupportedError
 STATE_VERSION = 1
 UPDATE_FIELDS = Fields(prefix="", file="resources")
 _PSEUDO_V2 = ("devices", "freezer")
+_DESTROY_RETRY_SECONDS = 2.0
 
 
 class CgroupManager:
@@ -131,6 +132,7 @@ class CgroupManager:
             cpuset_dir = self._v1_dir("cpuset")
             if cpuset_dir:
                 _populate_cpuset(cpuset_dir, self._mount_of("cpuset"))
+            self._share_realtime_with_parents(created)
             self._enable_unified_controllers(self.resources)
             self._apply_devices(rules, CONFIG_FIELDS, updating=False)
             self._apply(self.resources, CONFIG_FIELDS, updating=False)
@@ -140,6 +142,19 @@ class CgroupManager:
             self._disable_unused_controllers()
             self.created, self.enabled = [], []
             raise
+
+    def _share_realtime_with_parents(self, created: list[str]) -> None:
+        """A v1 cpu group gets RT runtime only out of its parent's: give the parents we
+        made (and only those) the requested budget first."""
+        cpu = self.resources.get("cpu") or {}
+        leaf = self._v1_dir("cpu")
+        if not leaf or not cpu.get("realtimeRuntime"):
+            return
+        from ociruntime.cgroups.setters_v1 import set_realtime
+
+        for parent in _ancestors(leaf, self._mount_of("cpu"))[1:]:
+            if parent in created:
+                set_realtime(parent, cpu, CONFIG_FIELDS)
 
     def _mount_of(self, controller: str) -> str:
         for key, h in self.hierarchies.items():
@@ -391,17 +406,23 @@ class CgroupManager:
             self._kill_all()
         created = set(self.created)
         failures = []
+        # Exiting tasks can keep a cgroup busy for a moment: retry, on one shared budget.
+        deadline = time.monotonic() + _DESTROY_RETRY_SECONDS
         for d, mount in self._unique_dirs():
             if d not in created:
                 continue
-            err = _remove_tree(d)
+            err = _remove_tree(d, deadline)
             if err:
                 failures.append(f"{d}: {os.strerror(err)}")
                 continue
             _remove_unused_parents(d, mount, created)
         self._disable_unused_controllers()
         if failures:
-            raise KernelError("cannot remove cgroup " + "; ".join(failures), errno.EBUSY)
+            try:
+                inside = f" (processes still inside: {' '.join(map(str, self.pids()))})"
+            except OSError:
+                inside = ""
+            raise KernelError("cannot remove cgroup " + "; ".join(failures) + inside, errno.EBUSY)
 
     def _kill_all(self) -> None:
         unified = self._unified_dir()
@@ -505,8 +526,8 @@ def _rmdir_quiet(d: str) -> None:
         pass
 
 
-def _remove_tree(d: str) -> int:
-    """rmdir d and any sub-cgroups (made inside the container); retry while EBUSY."""
+def _remove_tree(d: str, deadline: float) -> int:
+    """rmdir d and any sub-cgroups (made inside the container); retry EBUSY until deadline."""
     try:
         os.rmdir(d)
         return 0
@@ -521,11 +542,11 @@ def _remove_tree(d: str) -> int:
     except FileNotFoundError:
         return 0
     for child in children:
-        err = _remove_tree(child)
+        err = _remove_tree(child, deadline)
         if err:
             return err
     delay = 0.001
-    for _ in range(11):
+    while True:
         try:
             os.rmdir(d)
             return 0
@@ -534,9 +555,10 @@ def _remove_tree(d: str) -> int:
         except OSError as e:
             if e.errno != errno.EBUSY:
                 return e.errno or errno.EIO
+        if time.monotonic() >= deadline:
+            return errno.EBUSY
         time.sleep(delay)
-        delay *= 2
-    return errno.EBUSY
+        delay = min(delay * 2, 0.1)
 
 
 def _remove_unused_parents(d: str, mount: str, created: set[str]) -> None:
