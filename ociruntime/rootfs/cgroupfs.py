@@ -11,14 +11,12 @@ cgroup directory on the host, so the rest of the host's tree stays out of sight.
 The parsing helpers are pure; the mount functions run in the container init.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: NamedTuple would compile() every string
+# annotation at import (ms on each `create`).
 import errno
 import os
 import posixpath
-import re
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ociruntime.errors import KernelError
 from ociruntime.rootfs.options import MS_RDONLY, MountOptions
@@ -30,8 +28,7 @@ if TYPE_CHECKING:
 CGROUP_ROOT = "/sys/fs/cgroup"
 
 
-@dataclass(frozen=True)
-class MountInfo:
+class MountInfo(NamedTuple):
     mount_id: int
     parent_id: int
     root: str
@@ -41,8 +38,7 @@ class MountInfo:
     super_options: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Hierarchy:
+class Hierarchy(NamedTuple):
     name: str  # directory name under the container's cgroup mount ("cpu", "unified")
     mount_point: str  # where the host has it mounted
     fstype: str  # "cgroup" or "cgroup2"
@@ -65,6 +61,8 @@ def _unescape(field: str) -> str:
     """mountinfo escapes space, tab, newline and backslash as \\ooo."""
     if "\\" not in field:
         return field
+    import re
+
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
@@ -128,7 +126,7 @@ def hierarchies(mountinfo: list[MountInfo], proc_cgroup: list[tuple[str, str]]) 
 # -- in the container init ----------------------------------------------------------------
 
 
-def _read_proc(ctx: MountContext, name: str) -> str:
+def _read_proc(ctx: "MountContext", name: str) -> str:
     fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=ctx.proc.fd)
     try:
         chunks = []
@@ -149,14 +147,14 @@ def _host_is_unified() -> bool:
         os.close(fd)
 
 
-def mount_cgroup(ctx: MountContext, m: MountPlan) -> None:
+def mount_cgroup(ctx: "MountContext", m: "MountPlan") -> None:
     if _host_is_unified():
         mount_cgroup2(ctx, m)
     else:
         mount_cgroup_v1(ctx, m)
 
 
-def mount_cgroup2(ctx: MountContext, m: MountPlan) -> None:
+def mount_cgroup2(ctx: "MountContext", m: "MountPlan") -> None:
     from ociruntime.rootfs import mounting
 
     try:
@@ -172,11 +170,11 @@ def mount_cgroup2(ctx: MountContext, m: MountPlan) -> None:
         mounting.bind_host_path(ctx, m, own[0].host_source)
 
 
-def _our_hierarchies(ctx: MountContext) -> list[Hierarchy]:
+def _our_hierarchies(ctx: "MountContext") -> list[Hierarchy]:
     return hierarchies(parse_mountinfo(_read_proc(ctx, "mountinfo")), parse_proc_cgroup(_read_proc(ctx, "cgroup")))
 
 
-def mount_cgroup_v1(ctx: MountContext, m: MountPlan) -> None:
+def mount_cgroup_v1(ctx: "MountContext", m: "MountPlan") -> None:
     from ociruntime.rootfs import mounting
 
     readonly = bool(m.flags & MS_RDONLY)
@@ -184,7 +182,7 @@ def mount_cgroup_v1(ctx: MountContext, m: MountPlan) -> None:
     tmpfs = mounting.new_fs(ctx, m, fstype="tmpfs", source="tmpfs", options=tmpfs_opts)
     try:
         for h in _our_hierarchies(ctx):
-            sub = replace(m, destination=posixpath.join(m.destination, h.name))
+            sub = m._replace(destination=posixpath.join(m.destination, h.name))
             if ctx.plan.cgroup_ns:
                 flags = mounting.CGROUP_TMPFS_FLAGS | (MS_RDONLY if readonly else 0)
                 fresh = MountOptions(flags=flags, propagation=m.options.propagation)

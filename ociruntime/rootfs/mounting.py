@@ -13,7 +13,6 @@ import errno
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ociruntime.errors import ConfigError
 from ociruntime.linux import fs, mounts
@@ -50,13 +49,17 @@ _EXPECTED_MAGIC = {
 CGROUP_TMPFS_FLAGS = MS_NOSUID | MS_NOEXEC | MS_NODEV
 
 
-@dataclass
 class MountContext:
-    plan: RootfsPlan
-    root_fd: int
-    proc: ProcSelf
-    in_user_ns: bool
-    selinux: bool
+    """What every mount step needs: the plan, the root fd, the procfs handle."""
+
+    __slots__ = ("plan", "root_fd", "proc", "in_user_ns", "selinux")
+
+    def __init__(self, plan: RootfsPlan, root_fd: int, proc: ProcSelf, in_user_ns: bool, selinux: bool) -> None:
+        self.plan = plan
+        self.root_fd = root_fd
+        self.proc = proc
+        self.in_user_ns = in_user_ns
+        self.selinux = selinux
 
     def keep_for_readonly(self, field: str, fd: int) -> None:
         """A mount to make read-only at the end (finalize_rootfs): tmpfs and /dev are

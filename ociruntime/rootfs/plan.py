@@ -3,12 +3,11 @@ into plain values before anything is touched. Pure: no syscalls beyond stat-ing 
 and bind-mount sources, no C extension, so it runs (and is tested) without root.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: NamedTuple would compile() every string
+# annotation at import (ms on each `create`).
 import os
 import posixpath
-from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from ociruntime.errors import ConfigError
 from ociruntime.rootfs.options import (
@@ -54,8 +53,7 @@ DEFAULT_DEVICES = (
 ROOTFS_PROPAGATION_NAMES = "shared, slave, private, unbindable"
 
 
-@dataclass(frozen=True)
-class MountPlan:
+class MountPlan(NamedTuple):
     index: int  # position in config.json mounts[], for messages
     kind: str  # "bind", "remount", one of SPECIAL_FS, or "generic"
     source: str  # absolute host path for binds; the mount(2) source otherwise
@@ -72,8 +70,7 @@ class MountPlan:
         return self.options.flags
 
 
-@dataclass(frozen=True)
-class DevicePlan:
+class DevicePlan(NamedTuple):
     path: str  # absolute path inside the container
     type: str  # "c", "b" or "p" ("u" is "c")
     major: int
@@ -86,7 +83,18 @@ class DevicePlan:
 
 class RuntimeState:
     """Handles the set-up functions pass along inside the container init (one process):
-    fds stay valid across pivot_root. Never compared, never planned."""
+    fds stay valid across pivot_root. Not part of the plan's value."""
+
+    __slots__ = ("root_fd", "proc", "readonly_later", "host_tree")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RuntimeState)
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "RuntimeState()"
 
     def __init__(self) -> None:
         self.root_fd: int = -1  # O_PATH fd of the container's root mount
@@ -95,8 +103,9 @@ class RuntimeState:
         self.host_tree: str | None = None  # where the rootfs is mounted without a mount namespace
 
 
-@dataclass(frozen=True)
-class RootfsPlan:
+class RootfsPlan(NamedTuple):
+    """Everything rootfs set-up needs; immutable (use ._replace), except `state`."""
+
     rootfs: str  # absolute, symlink-free host path of the root filesystem
     readonly: bool
     mounts: tuple[MountPlan, ...]
@@ -111,7 +120,7 @@ class RootfsPlan:
     no_pivot: bool
     mount_label: str
     host_mount_dir: str | None  # runtime-owned dir that holds the mounts when mount_ns == "host"
-    state: RuntimeState = field(default_factory=RuntimeState, compare=False, repr=False)
+    state: RuntimeState  # handles passed from prepare to enter to finalize (one per plan)
 
     @property
     def host_mounts(self) -> list[str]:
@@ -158,6 +167,7 @@ def plan_rootfs(
         no_pivot=no_pivot,
         mount_label=mount_label,
         host_mount_dir=host_mount_dir,
+        state=RuntimeState(),
     )
 
 
@@ -207,7 +217,7 @@ def _plan_mount(index: int, mount: Any, bundle: str) -> MountPlan:
 
     if fstype == "bind" and not opts.is_bind:
         # "type": "bind" with no bind option: every runtime but runc treats it as a bind.
-        opts = replace(opts, flags=opts.flags | MS_BIND)
+        opts = opts._replace(flags=opts.flags | MS_BIND)
     if opts.flags & MS_REMOUNT:
         kind = "remount"
     elif opts.is_bind:
