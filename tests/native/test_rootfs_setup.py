@@ -449,3 +449,73 @@ def test_unknown_filesystem_type_names_the_entry(bundle: Path) -> None:
     result = in_container(cfg, bundle, lambda: "mounted")
     assert result[:2] == ("error", "KernelError") and "config.json: mounts[6]:" in result[2]
     assert result[3] == errno.ENODEV
+
+
+def _write_own_id_maps() -> None:
+    """Map root of a fresh user namespace to our own (root) ids, one id each: all a
+    process may write for itself."""
+    with open("/proc/self/uid_map", "w") as f:
+        f.write("0 0 1\n")
+    with open("/proc/self/setgroups", "w") as f:
+        f.write("deny")
+    with open("/proc/self/gid_map", "w") as f:
+        f.write("0 0 1\n")
+
+
+def test_inside_a_user_namespace(bundle: Path) -> None:
+    """A user namespace with pid, network and ipc namespaces of its own: no mknod (host
+    nodes bound instead), devpts without gid=5 (unmapped), fresh sysfs and mqueue."""
+    cfg = config(maskedPaths=["/proc/timer_list"], readonlyPaths=["/proc/sys"])
+    cfg["root"]["readonly"] = True
+    cfg["linux"]["namespaces"] += [{"type": t} for t in ("user", "pid", "network", "ipc")]
+    plan = plan_rootfs(cfg, str(bundle))
+    assert plan.user_ns
+
+    def check() -> dict:
+        table = {mp: (fs, opts) for mp, fs, _, _, opts in mounts_inside()}
+        with open("/proc/timer_list", "rb") as f:
+            masked = f.read()
+        return {
+            "pid": os.getpid(),
+            "null": device("/dev/null")[:3],
+            "null_is_bind": "/dev/null" in table,
+            "pts": table["/dev/pts"][0],
+            "sys": table["/sys"][0],
+            "root_write": write_errno("/"),
+            "proc_sys_write": write_errno("/proc/sys/kernel/hostname"),
+            "masked": masked,
+        }
+
+    def child() -> Any:
+        import pickle
+
+        namespaces.unshare(namespaces.CLONE_NEWUSER)
+        _write_own_id_maps()
+        namespaces.unshare(namespaces.CLONE_NEWNS | namespaces.CLONE_NEWPID | namespaces.CLONE_NEWNET
+                           | namespaces.CLONE_NEWIPC)
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # PID 1 of the new pid namespace: the container init
+            try:
+                try:
+                    prepare_rootfs(plan)
+                    enter_rootfs(plan)
+                    finalize_rootfs(plan)
+                    result: Any = check()
+                except OciError as err:
+                    result = ("error", type(err).__name__, str(err), getattr(err, "errno", None))
+                os.write(write_fd, pickle.dumps(result))
+            finally:
+                os._exit(0)
+        os.close(write_fd)
+        data = b""
+        while chunk := os.read(read_fd, 65536):
+            data += chunk
+        os.waitpid(pid, 0)
+        return pickle.loads(data)
+
+    got = run_forked(child)
+    assert got == {
+        "pid": 1, "null": ("c", 1, 3), "null_is_bind": True, "pts": "devpts", "sys": "sysfs",
+        "root_write": errno.EROFS, "proc_sys_write": errno.EROFS, "masked": b"",
+    }
