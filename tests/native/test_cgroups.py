@@ -169,6 +169,8 @@ def test_errors_name_field_and_leave_nothing(top: str) -> None:
         _manager(f"/{top}/d", {"memory": {"useHierarchy": False}}).create()
     assert str(exc.value) == (f"config.json: linux.resources.memory.useHierarchy: cannot set '0': "
                               f"/sys/fs/cgroup/memory/{top}/d/memory.use_hierarchy: Invalid argument")
+    with pytest.raises(ConfigError, match=r"rdma\.mlx5_1\.hcaHandles: no rdma controller on this host"):
+        _manager(f"/{top}/f", {"rdma": {"mlx5_1": {"hcaHandles": 3}}}).create()
     with pytest.raises(ConfigError, match=r"unified\.memory\.max: controller 'memory' is not available"):
         _manager(f"/{top}/e", {"unified": {"memory.max": "1"}}).create()
     for mount in MOUNTS:
