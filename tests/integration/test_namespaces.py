@@ -7,8 +7,9 @@ import ctypes
 import os
 import re
 import subprocess
+import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from helpers import leaks, procs
@@ -148,16 +149,21 @@ def test_time_namespace_offsets(runtime, bundle, container_id):
 
 # --- joining namespaces by path ------------------------------------------------------------
 
+def _poll(ready: Callable[[], object], what: str, timeout: float = procs.WAIT_TIMEOUT) -> None:
+    """Wait for a set-up step of a helper process (a safety deadline, not an assertion on time)."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.005)
+
+
 @pytest.fixture
 def ns_holder() -> Iterator[int]:
     """A sleeping process in fresh uts, ipc and network namespaces; killed afterwards."""
     holder = subprocess.Popen(["unshare", "--uts", "--ipc", "--net", "sleep", "1000"])
     try:
         # unshare execs sleep in the same process: wait until the exec happened.
-        for _ in range(1000):
-            if procs.cmdline(holder.pid)[:1] == ["sleep"]:
-                break
-            os.sched_yield()
+        _poll(lambda: procs.cmdline(holder.pid)[:1] == ["sleep"], "unshare never exec'd sleep")
         assert host_ns("uts", holder.pid) != host_ns("uts")
         yield holder.pid
     finally:
@@ -178,15 +184,12 @@ def pid_ns_holder() -> Iterator[int]:
     """pid 1 of a fresh pid namespace (a sleep under `unshare --fork`); killed afterwards."""
     holder = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "sleep", "1000"])
     try:
-        child = 0
-        for _ in range(100000):
+        def sleeping_child() -> int:
             children = open(f"/proc/{holder.pid}/task/{holder.pid}/children").read().split()
-            if children and procs.cmdline(int(children[0]))[:1] == ["sleep"]:
-                child = int(children[0])
-                break
-            os.sched_yield()
-        assert child, "unshare never started its child"
-        yield child
+            return int(children[0]) if children and procs.cmdline(int(children[0]))[:1] == ["sleep"] else 0
+
+        _poll(sleeping_child, "unshare never started its child")
+        yield sleeping_child()
     finally:
         holder.kill()
         holder.wait()

@@ -82,10 +82,6 @@ def test_uid_without_passwd_entry(runtime, bundle, container_id):
     assert inside(runtime, bundle, container_id, "id -u; id -g").split() == ["4242", "4343"]
 
 
-def test_default_umask_is_0022(runtime, bundle, container_id):
-    assert inside(runtime, bundle, container_id, "umask") == "0022\n"
-
-
 def test_umask(runtime, bundle, container_id):
     bundle.process["user"]["umask"] = 0o027
     out = inside(runtime, bundle, container_id, "umask; touch /tmp/f; stat -c %a /tmp/f")
