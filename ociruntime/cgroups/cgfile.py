@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass
 
 from ociruntime.errors import ConfigError
 
 
-@dataclass(frozen=True)
 class Fields:
     """How to name a resources field in errors: JSON path prefix and the file it came from."""
 
-    prefix: str = "linux.resources."
-    file: str = "config.json"
+    __slots__ = ("prefix", "file")
+
+    def __init__(self, prefix: str = "linux.resources.", file: str = "config.json") -> None:
+        self.prefix = prefix
+        self.file = file
+
+    def __repr__(self) -> str:
+        return f"Fields(prefix={self.prefix!r}, file={self.file!r})"
 
     def error(self, field: str, reason: str) -> ConfigError:
         return ConfigError(self.prefix + field, reason, file=self.file)

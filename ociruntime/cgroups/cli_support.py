@@ -2,6 +2,7 @@
 
     resources_from_flags(flags)          runc's `update` per-field flags -> LinuxResources
     ps_json(pids) / ps_table(pids, args) `ps --format json|table`
+    parse_duration("5s")                 `events --interval` (Go duration syntax)
     stats_event(id, manager)             one `events --stats` object
     events(manager, id, interval, alive) stats every interval plus OOM events, as runc
 """
@@ -79,6 +80,23 @@ def _parse(text: str, kind: str) -> object:
     if kind == _UINT and value < 0:
         raise ValueError(text)
     return value
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Go's time.ParseDuration, as `events --interval 5s` takes it -> seconds."""
+    pos, total = 0, 0.0
+    for m in _DURATION_PART.finditer(text):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+        pos = m.end()
+    if not text or pos != len(text) or total <= 0:
+        raise UsageError(f"invalid duration {text!r} (want e.g. 5s, 500ms, 1m30s)")
+    return total
 
 
 def ps_json(pids: list[int]) -> str:

@@ -8,8 +8,6 @@ computes the smallest transition so a running container never sees a deny-all wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ociruntime.cgroups import cgfile
 from ociruntime.cgroups.cgfile import Fields
 
@@ -21,14 +19,22 @@ def _norm_perms(perms: str) -> str:
     return "".join(p for p in _PERM_ORDER if p in perms)
 
 
-@dataclass(frozen=True)
 class Rule:
-    type: str      # 'a' (all), 'b' (block) or 'c' (char)
-    major: int     # -1 is the wildcard
-    minor: int
-    access: str    # subset of "rwm"
-    allow: bool
-    field: str = "devices"   # the config field this rule came from (for errors)
+    """One devices.allow/deny line; `field` is the config field it came from (for errors)."""
+
+    __slots__ = ("type", "major", "minor", "access", "allow", "field")
+
+    def __init__(self, kind: str, major: int, minor: int, access: str, allow: bool,
+                 field: str = "devices") -> None:
+        self.type = kind        # 'a' (all), 'b' (block) or 'c' (char)
+        self.major = major      # -1 is the wildcard
+        self.minor = minor
+        self.access = access    # subset of "rwm"
+        self.allow = allow
+        self.field = field
+
+    def __repr__(self) -> str:
+        return f"Rule({self.cgroup_string()!r}, allow={self.allow})"
 
     def cgroup_string(self) -> str:
         major = "*" if self.major == WILDCARD else str(self.major)

@@ -6,13 +6,14 @@ Devices, freezer and unified are handled by the manager itself (they are not pla
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
-
 from ociruntime.cgroups import setters_v1 as v1
 from ociruntime.cgroups import setters_v2 as v2
 
-Setter = Callable[..., None]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+    Setter = Callable[..., None]
 
 
 def _sub(key: str, keep: Callable[[str], bool] = lambda k: True) -> Callable[[dict], Any]:
@@ -34,14 +35,17 @@ def _network(key: str) -> Callable[[dict], Any]:
 _CPUSET_KEYS = ("cpus", "mems")
 
 
-@dataclass(frozen=True)
 class Group:
-    field: str                 # JSON path below linux.resources, for messages
-    v1: str                    # v1 controller name
-    v2: str | None             # v2 controller name; None when v2 has no equivalent
-    pick: Callable[[dict], Any]
-    set_v1: Setter
-    set_v2: Setter | None
+    __slots__ = ("field", "v1", "v2", "pick", "set_v1", "set_v2")
+
+    def __init__(self, field: str, v1: str, v2: str | None, pick: Callable[[dict], Any],
+                 set_v1: Setter, set_v2: Setter | None) -> None:
+        self.field = field      # JSON path below linux.resources, for messages
+        self.v1 = v1            # v1 controller name
+        self.v2 = v2            # v2 controller name; None when v2 has no equivalent
+        self.pick = pick
+        self.set_v1 = set_v1
+        self.set_v2 = set_v2
 
 
 GROUPS: tuple[Group, ...] = (

@@ -7,8 +7,6 @@ is the unified hierarchy. Pure parsing is separate from reading so tests can fee
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 MOUNTINFO = "/proc/self/mountinfo"
 
 # cgroup v1 super-block options that are not controller names (see cgroup1_parse_param).
@@ -18,23 +16,37 @@ _V1_MOUNT_OPTIONS = frozenset({
 })
 
 
-@dataclass(frozen=True)
 class Hierarchy:
     """One mounted cgroup hierarchy."""
 
-    mountpoint: str
-    root: str                      # path inside the hierarchy that is mounted there
-    controllers: tuple[str, ...]   # v1: ("cpu", "cpuacct") or ("name=systemd",); v2: ()
+    __slots__ = ("mountpoint", "root", "controllers")
+
+    def __init__(self, mountpoint: str, root: str, controllers: tuple[str, ...]) -> None:
+        self.mountpoint = mountpoint
+        self.root = root                  # path inside the hierarchy that is mounted there
+        self.controllers = controllers    # v1: ("cpu", "cpuacct") or ("name=systemd",); v2: ()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Hierarchy) and (self.mountpoint, self.root, self.controllers) == (
+            other.mountpoint, other.root, other.controllers)
+
+    def __hash__(self) -> int:
+        return hash((self.mountpoint, self.root, self.controllers))
+
+    def __repr__(self) -> str:
+        return f"Hierarchy({self.mountpoint!r}, {self.root!r}, {self.controllers!r})"
 
     def key(self) -> str:
         """The name this hierarchy is stored under: its first controller, or 'unified'."""
         return self.controllers[0] if self.controllers else "unified"
 
 
-@dataclass(frozen=True)
 class Layout:
-    v1: tuple[Hierarchy, ...]
-    unified: Hierarchy | None
+    __slots__ = ("v1", "unified")
+
+    def __init__(self, v1: tuple[Hierarchy, ...], unified: Hierarchy | None) -> None:
+        self.v1 = v1
+        self.unified = unified
 
     @property
     def mode(self) -> str:

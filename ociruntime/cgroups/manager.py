@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import time
-from typing import Any
 
-from ociruntime.cgroups import cgfile, devices, freezer, marks, stats, validate
+from ociruntime.cgroups import cgfile, freezer, marks
 from ociruntime.cgroups.cgfile import CONFIG_FIELDS, Fields
-from ociruntime.cgroups.groups import GROUPS, Group, is_default
 from ociruntime.errors import ConfigError, KernelError, UnsupportedError
+
+# Only the cheap modules above load with this one: `state` and `delete` import it. Resource
+# setting, validation and statistics are imported by the methods that need them.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ociruntime.cgroups.devices import Rule
+    from ociruntime.cgroups.groups import Group
 
 STATE_VERSION = 1
 UPDATE_FIELDS = Fields(prefix="", file="resources")
@@ -174,6 +180,8 @@ class CgroupManager:
             "run without --systemd-cgroup")
 
     def _check(self, resources: dict, f: Fields) -> None:
+        from ociruntime.cgroups import validate
+
         sizes: list[str] = []
         if resources.get("hugepageLimits"):
             from ociruntime.cgroups.convert import hugepage_sizes
@@ -183,12 +191,16 @@ class CgroupManager:
         validate.check(resources, f, self._route, hugepage_sizes=sizes,
                        unified_controllers=unified, missing=self._missing)
 
-    def _device_rules(self, entries: list, f: Fields) -> list[devices.Rule]:
+    def _device_rules(self, entries: list, f: Fields) -> list[Rule]:
+        from ociruntime.cgroups import devices
+
         rules = devices.with_runc_defaults(devices.parse_rules(entries, f), set(self.device_paths))
         devices.validate(rules, f)
         return rules
 
-    def _apply_devices(self, rules: list[devices.Rule], f: Fields, *, updating: bool) -> None:
+    def _apply_devices(self, rules: list[Rule], f: Fields, *, updating: bool) -> None:
+        from ociruntime.cgroups import devices
+
         d = self._v1_dir("devices")
         if d:
             apply = devices.apply_v1_update if updating else devices.apply_v1_initial
@@ -202,6 +214,8 @@ class CgroupManager:
         bpf_devices.load_and_attach(unified, devices.Emulator.from_rules(rules))
 
     def _apply(self, resources: dict, f: Fields, *, updating: bool) -> None:
+        from ociruntime.cgroups.groups import GROUPS
+
         for group in GROUPS:
             value = group.pick(resources)
             where = self._route(group)
@@ -221,6 +235,8 @@ class CgroupManager:
         """All served controllers on v2 (like runc); on hybrid only those the config uses."""
         if self.mode == "v2":
             return [c for c in self.unified_serves if c not in _PSEUDO_V2]
+        from ociruntime.cgroups.groups import GROUPS, is_default
+
         needed = []
         for group in GROUPS:
             if self._route(group) == "v2" and not is_default(group.pick(resources)):
@@ -332,6 +348,8 @@ class CgroupManager:
 
     def stats(self) -> dict[str, Any]:
         """runc's `events --stats` data object."""
+        from ociruntime.cgroups import stats
+
         unified = self._unified_dir()
         v2 = set(self.unified_serves) if unified else set()
         out: dict[str, Any] = {}
@@ -425,6 +443,8 @@ class CgroupManager:
             raise KernelError("cannot remove cgroup " + "; ".join(failures) + inside, errno.EBUSY)
 
     def _kill_all(self) -> None:
+        import signal   # enum-backed, ~4 ms: only `delete --force` needs it
+
         unified = self._unified_dir()
         if self.mode == "v2" and unified and cgfile.try_write(unified, "cgroup.kill", "1") == 0:
             return

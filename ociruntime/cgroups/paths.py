@@ -13,7 +13,6 @@ Everything here is pure: the own-cgroup table is passed in.
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
 
 from ociruntime.cgroups.layout import Hierarchy, Layout
 from ociruntime.errors import ConfigError
@@ -52,11 +51,15 @@ def read_own_cgroups(path: str = PROC_SELF_CGROUP) -> dict[str, str]:
         return parse_proc_cgroup(f.read())
 
 
-@dataclass(frozen=True)
 class SystemdUnit:
-    slice: str
-    prefix: str
-    name: str
+    """A systemd scope (or slice) for --systemd-cgroup: 'slice:prefix:name'."""
+
+    __slots__ = ("slice", "prefix", "name")
+
+    def __init__(self, slice_name: str, prefix: str, name: str) -> None:
+        self.slice = slice_name
+        self.prefix = prefix
+        self.name = name
 
     @property
     def unit(self) -> str:

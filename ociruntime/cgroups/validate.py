@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
-from typing import Callable
-
 from ociruntime.cgroups import convert
 from ociruntime.cgroups.cgfile import Fields
 from ociruntime.cgroups.groups import GROUPS, Group, first_non_default
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
 
 # PSI files exist in every cgroup2 directory whether or not the controller is enabled.
 _CORE_UNIFIED_FILES = frozenset({"cpu.pressure", "io.pressure", "memory.pressure", "irq.pressure"})
