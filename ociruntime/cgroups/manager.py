@@ -13,9 +13,9 @@ import errno
 import os
 import time
 
-from ociruntime.cgroups import cgfile, freezer, marks
+from ociruntime.cgroups import cgfile, dirs, freezer, marks
 from ociruntime.cgroups.cgfile import CONFIG_FIELDS, Fields
-from ociruntime.errors import ConfigError, KernelError, UnsupportedError
+from ociruntime.errors import KernelError, UnsupportedError
 
 # Only the cheap modules above load with this one: `state` and `delete` import it. Resource
 # setting, validation and statistics are imported by the methods that need them.
@@ -133,18 +133,18 @@ class CgroupManager:
         self.enabled = []
         try:
             for d, mount in self._unique_dirs():
-                created += _mkdirs(d, mount)
+                created += dirs.mkdirs(d, mount)
             self.created = created
             cpuset_dir = self._v1_dir("cpuset")
             if cpuset_dir:
-                _populate_cpuset(cpuset_dir, self._mount_of("cpuset"))
+                dirs.populate_cpuset(cpuset_dir, self._mount_of("cpuset"))
             self._share_realtime_with_parents(created)
             self._enable_unified_controllers(self.resources)
             self._apply_devices(rules, CONFIG_FIELDS, updating=False)
             self._apply(self.resources, CONFIG_FIELDS, updating=False)
         except BaseException:
             for d in reversed(created):
-                _rmdir_quiet(d)
+                dirs.rmdir_quiet(d)
             self._disable_unused_controllers()
             self.created, self.enabled = [], []
             raise
@@ -158,7 +158,7 @@ class CgroupManager:
             return
         from ociruntime.cgroups.setters_v1 import set_realtime
 
-        for parent in _ancestors(leaf, self._mount_of("cpu"))[1:]:
+        for parent in dirs.ancestors(leaf, self._mount_of("cpu"))[1:]:
             if parent in created:
                 set_realtime(parent, cpu, CONFIG_FIELDS)
 
@@ -252,7 +252,7 @@ class CgroupManager:
         needed = self._needed_unified_controllers(resources)
         if not h or not needed:
             return
-        for parent in _ancestors(h["dir"], h["mount"]):
+        for parent in dirs.ancestors(h["dir"], h["mount"]):
             try:
                 current = set(cgfile.read(parent, "cgroup.subtree_control").split())
             except OSError:
@@ -273,11 +273,11 @@ class CgroupManager:
         recorded: dict[str, set[str]] = {}
         for parent, controller in self.enabled:
             recorded.setdefault(parent, set()).add(controller)
-        for parent in reversed(_ancestors(h["dir"], h["mount"])):
+        for parent in reversed(dirs.ancestors(h["dir"], h["mount"])):
             controllers = recorded.get(parent, set()) | marks.enabled(parent)
             if not controllers:
                 continue
-            if _has_child_cgroups(parent):
+            if dirs.has_child_cgroups(parent):
                 break
             for controller in sorted(controllers):
                 cgfile.try_write(parent, "cgroup.subtree_control", "-" + controller)
@@ -289,7 +289,7 @@ class CgroupManager:
     def add_process(self, pid: int) -> None:
         """Put pid into the container's cgroup in every hierarchy."""
         for d, _ in self._unique_dirs():
-            _write_pid(d, pid)
+            dirs.write_pid(d, pid)
 
     def pids(self) -> list[int]:
         """Every pid in the container's cgroup and its sub-cgroups."""
@@ -429,11 +429,11 @@ class CgroupManager:
         for d, mount in self._unique_dirs():
             if d not in created:
                 continue
-            err = _remove_tree(d, deadline)
+            err = dirs.remove_tree(d, deadline)
             if err:
                 failures.append(f"{d}: {os.strerror(err)}")
                 continue
-            _remove_unused_parents(d, mount, created)
+            dirs.remove_unused_parents(d, mount, created)
         self._disable_unused_controllers()
         if failures:
             try:
@@ -477,120 +477,3 @@ def merge_resources(old: dict, new: dict) -> dict:
         else:
             out[key] = value
     return out
-
-
-# --- directory helpers -------------------------------------------------------------------
-
-def _ancestors(d: str, mount: str) -> list[str]:
-    """mount, ..., parent of d (top-down)."""
-    out = [mount]
-    rel = os.path.relpath(d, mount)
-    if rel == ".":
-        return []
-    parts = rel.split("/")
-    for i in range(1, len(parts)):
-        out.append(os.path.join(mount, *parts[:i]))
-    return out
-
-
-def _mkdirs(d: str, mount: str) -> list[str]:
-    """mkdir -p below the mount point; returns the directories this call created."""
-    made = []
-    for path in _ancestors(d, mount)[1:] + [d]:
-        try:
-            os.mkdir(path, 0o755)
-        except FileExistsError:
-            continue
-        except OSError as e:
-            for p in reversed(made):
-                _rmdir_quiet(p)
-            raise ConfigError("linux.cgroupsPath",
-                              f"cannot create cgroup {path}: {os.strerror(e.errno)}") from e
-        made.append(path)
-        marks.mark_created(path)
-    return made
-
-
-def _populate_cpuset(leaf: str, mount: str) -> None:
-    """A new v1 cpuset has no CPUs or memory nodes; copy the parent's into empty ones."""
-    for d in _ancestors(leaf, mount)[1:] + [leaf]:
-        parent = os.path.dirname(d)
-        for name in ("cpuset.cpus", "cpuset.mems"):
-            if cgfile.read(d, name).strip():
-                continue
-            cgfile.write(d, name, cgfile.read(parent, name).strip(), "cpu." + name[7:], CONFIG_FIELDS)
-
-
-def _write_pid(d: str, pid: int) -> None:
-    for _ in range(5):
-        err = cgfile.try_write(d, "cgroup.procs", str(pid))
-        if err != errno.EINVAL:   # EINVAL: the task may still be in TASK_NEW
-            break
-        time.sleep(0.03)
-    if err:
-        raise KernelError(f"cannot add process {pid} to cgroup {d}: {os.strerror(err)}", err)
-
-
-def _has_child_cgroups(d: str) -> bool:
-    try:
-        with os.scandir(d) as it:
-            return any(e.is_dir(follow_symlinks=False) for e in it)
-    except OSError:
-        return False
-
-
-def _rmdir_quiet(d: str) -> None:
-    try:
-        os.rmdir(d)
-    except OSError:
-        pass
-
-
-def _remove_tree(d: str, deadline: float) -> int:
-    """rmdir d and any sub-cgroups (made inside the container); retry EBUSY until deadline."""
-    try:
-        os.rmdir(d)
-        return 0
-    except FileNotFoundError:
-        return 0
-    except OSError as e:
-        if e.errno != errno.EBUSY:
-            return e.errno or errno.EIO
-    try:
-        with os.scandir(d) as it:
-            children = [e.path for e in it if e.is_dir(follow_symlinks=False)]
-    except FileNotFoundError:
-        return 0
-    for child in children:
-        err = _remove_tree(child, deadline)
-        if err:
-            return err
-    delay = 0.001
-    while True:
-        try:
-            os.rmdir(d)
-            return 0
-        except FileNotFoundError:
-            return 0
-        except OSError as e:
-            if e.errno != errno.EBUSY:
-                return e.errno or errno.EIO
-        if time.monotonic() >= deadline:
-            return errno.EBUSY
-        time.sleep(delay)
-        delay = min(delay * 2, 0.1)
-
-
-def _remove_unused_parents(d: str, mount: str, created: set[str]) -> None:
-    """Remove empty parents that ociruntime made (this container or a sibling)."""
-    parent = os.path.dirname(d)
-    while parent != mount and parent.startswith(mount + "/"):
-        if parent not in created and not marks.is_created(parent):
-            return
-        try:
-            os.rmdir(parent)
-        except FileNotFoundError:
-            pass
-        except OSError:
-            return   # still used by another container
-        parent = os.path.dirname(parent)

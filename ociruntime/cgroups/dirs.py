@@ -1,0 +1,127 @@
+"""Directories of a container's cgroup: make them (remembering which), fill a new v1
+cpuset, place a process, and remove only what ociruntime made, deepest first."""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+
+from ociruntime.cgroups import cgfile, marks
+from ociruntime.cgroups.cgfile import CONFIG_FIELDS
+from ociruntime.errors import ConfigError, KernelError
+
+
+def ancestors(d: str, mount: str) -> list[str]:
+    """mount, ..., parent of d (top-down)."""
+    out = [mount]
+    rel = os.path.relpath(d, mount)
+    if rel == ".":
+        return []
+    parts = rel.split("/")
+    for i in range(1, len(parts)):
+        out.append(os.path.join(mount, *parts[:i]))
+    return out
+
+
+def mkdirs(d: str, mount: str) -> list[str]:
+    """mkdir -p below the mount point; returns the directories this call created."""
+    made = []
+    for path in ancestors(d, mount)[1:] + [d]:
+        try:
+            os.mkdir(path, 0o755)
+        except FileExistsError:
+            continue
+        except OSError as e:
+            for p in reversed(made):
+                rmdir_quiet(p)
+            raise ConfigError("linux.cgroupsPath",
+                              f"cannot create cgroup {path}: {os.strerror(e.errno)}") from e
+        made.append(path)
+        marks.mark_created(path)
+    return made
+
+
+def populate_cpuset(leaf: str, mount: str) -> None:
+    """A new v1 cpuset has no CPUs or memory nodes; copy the parent's into empty ones."""
+    for d in ancestors(leaf, mount)[1:] + [leaf]:
+        parent = os.path.dirname(d)
+        for name in ("cpuset.cpus", "cpuset.mems"):
+            if cgfile.read(d, name).strip():
+                continue
+            cgfile.write(d, name, cgfile.read(parent, name).strip(), "cpu." + name[7:], CONFIG_FIELDS)
+
+
+def write_pid(d: str, pid: int) -> None:
+    for _ in range(5):
+        err = cgfile.try_write(d, "cgroup.procs", str(pid))
+        if err != errno.EINVAL:   # EINVAL: the task may still be in TASK_NEW
+            break
+        time.sleep(0.03)
+    if err:
+        raise KernelError(f"cannot add process {pid} to cgroup {d}: {os.strerror(err)}", err)
+
+
+def has_child_cgroups(d: str) -> bool:
+    try:
+        with os.scandir(d) as it:
+            return any(e.is_dir(follow_symlinks=False) for e in it)
+    except OSError:
+        return False
+
+
+def rmdir_quiet(d: str) -> None:
+    try:
+        os.rmdir(d)
+    except OSError:
+        pass
+
+
+def remove_tree(d: str, deadline: float) -> int:
+    """rmdir d and any sub-cgroups (made inside the container); retry EBUSY until deadline."""
+    try:
+        os.rmdir(d)
+        return 0
+    except FileNotFoundError:
+        return 0
+    except OSError as e:
+        if e.errno != errno.EBUSY:
+            return e.errno or errno.EIO
+    try:
+        with os.scandir(d) as it:
+            children = [e.path for e in it if e.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return 0
+    for child in children:
+        err = remove_tree(child, deadline)
+        if err:
+            return err
+    delay = 0.001
+    while True:
+        try:
+            os.rmdir(d)
+            return 0
+        except FileNotFoundError:
+            return 0
+        except OSError as e:
+            if e.errno != errno.EBUSY:
+                return e.errno or errno.EIO
+        if time.monotonic() >= deadline:
+            return errno.EBUSY
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
+def remove_unused_parents(d: str, mount: str, created: set[str]) -> None:
+    """Remove empty parents that ociruntime made (this container or a sibling)."""
+    parent = os.path.dirname(d)
+    while parent != mount and parent.startswith(mount + "/"):
+        if parent not in created and not marks.is_created(parent):
+            return
+        try:
+            os.rmdir(parent)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return   # still used by another container
+        parent = os.path.dirname(parent)
