@@ -396,13 +396,14 @@ class CgroupManager:
     def update(self, resources: dict, *, fields: Fields = UPDATE_FIELDS) -> None:
         """Apply a LinuxResources object to the running container.
 
-        Each top-level group named in `resources` is merged into what was applied before
-        and written again as a whole (so memory.swap alone still knows the limit). The
-        caller saves to_state() afterwards.
+        Only the fields named are written, plus the ones they are computed with: memory
+        limit and swap go together (v1 write order, v2 swap = swap - limit) and so do cpu
+        quota and period (cpu.max holds both). What was applied is merged for next time;
+        the caller saves to_state() afterwards.
         """
         self._refuse_systemd()
         merged = merge_resources(self.resources, resources)
-        touched = {key: merged[key] for key in resources if key in merged}
+        touched = update_plan(merged, resources)
         rules = None
         if "devices" in resources:
             rules = self._device_rules(resources.get("devices") or [], fields)
@@ -466,6 +467,21 @@ class CgroupManager:
             pass
         if frozen:
             cgfile.try_write(freezer_dir, "freezer.state", "THAWED")  # type: ignore[arg-type]
+
+
+_WRITTEN_TOGETHER = {"memory": ("limit", "swap", "checkBeforeUpdate"), "cpu": ("quota", "period")}
+
+
+def update_plan(merged: dict, update: dict) -> dict:
+    """The part of the merged resources an update writes (see CgroupManager.update)."""
+    out = {}
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            together = [k for k in _WRITTEN_TOGETHER.get(key, ()) if k in merged[key]]
+            if any(k in value for k in together):
+                value = {**{k: merged[key][k] for k in together}, **value}
+        out[key] = value
+    return out
 
 
 def merge_resources(old: dict, new: dict) -> dict:

@@ -243,6 +243,13 @@ def test_update_merges_and_writes_touched_groups(tree: Path, writes: list, bpf: 
     assert _read(tree, "memory.swap.max") == str(200 << 20)   # knows the earlier limit
     assert ("pids.max", "10") not in writes                    # untouched group not rewritten
     assert m.resources["memory"] == {"limit": 100 << 20, "swap": 300 << 20}
+    m.update({"cpu": {"period": 50000, "quota": 25000}})
+    writes.clear()
+    m.update({"cpu": {"quota": 10000}, "memory": {"reservation": 1 << 20}})
+    assert _read(tree, "cpu.max") == "10000 50000"            # keeps the period given before
+    # reservation alone: no limit rewrite (subtree_control here holds only its last write,
+    # so the enabling is retried; the kernel's file would list them all)
+    assert [n for n, _ in writes if n != "cgroup.subtree_control"] == ["memory.low", "cpu.max"]
     with pytest.raises(ConfigError) as exc:
         m.update({"memory": {"swappiness": 5}})
     assert str(exc.value).startswith("resources: memory.swappiness: ")
