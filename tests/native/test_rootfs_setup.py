@@ -392,13 +392,19 @@ def test_rootfs_propagation_as_runtime_tools_checks_it(bundle: Path, propagation
 
 
 def test_no_pivot_moves_the_rootfs_and_chroots(bundle: Path) -> None:
+    """--no-pivot: the host's procfs is detached before the move, and the masking that
+    comes after still works (it mounts through a handle opened before)."""
+    cfg = config(maskedPaths=["/sys/firmware", "/proc/timer_list"], readonlyPaths=["/proc/sys"])
+
     def check() -> tuple:
         table = [mp for mp, _, _, _, _ in mounts_inside()]
-        return sorted(os.listdir("/")), os.path.exists("/proc/self/fd"), "/proc" in table
+        return (sorted(os.listdir("/")), os.path.exists("/proc/self/fd"), "/proc" in table,
+                os.listdir("/sys/firmware"), write_errno("/proc/sys/kernel/hostname"))
 
-    listing, proc_ok, proc_mounted = in_container(config(), bundle, check, no_pivot=True)
+    listing, proc_ok, proc_mounted, firmware, proc_sys = in_container(cfg, bundle, check, no_pivot=True)
     assert listing == ["bin", "dev", "etc", "mnt", "proc", "sys", "tmp"]
     assert proc_ok and proc_mounted
+    assert firmware == [] and proc_sys == errno.EROFS
 
 
 def test_cgroup_mount_without_cgroup_namespace_binds_our_own_cgroups(bundle: Path) -> None:
