@@ -70,6 +70,10 @@ def create(opts: CreateOptions) -> int:
                 cgroup.destroy(force=True)
             except OSError:
                 pass
+        if os.path.lexists(cdir.file("rootfs")):
+            from ociruntime.rootfs import cleanup_host_mounts
+
+            cleanup_host_mounts(cdir.path)
         cdir.remove()
         raise
 

@@ -71,14 +71,11 @@ def destroy(container: Container) -> None:
 
 
 def _cleanup_host_mounts(container: Container) -> None:
-    """Containers without a mount namespace mount into the host's: undo those mounts."""
-    mounts = container.state.get("host_mounts")
-    if not mounts:
-        return
-    from ociruntime.linux import mounts as m
+    """A container without a mount namespace has its rootfs mounted under the state dir
+    in the runtime's namespace: detach it before the directory goes."""
+    import os
 
-    for target in reversed(mounts):
-        try:
-            m.umount(target, m.MNT_DETACH)
-        except OSError:
-            pass
+    if os.path.lexists(container.dir.file("rootfs")):
+        from ociruntime.rootfs import cleanup_host_mounts
+
+        cleanup_host_mounts(container.dir.path)

@@ -35,6 +35,9 @@ def stage1_main(plan: ContainerPlan, chan: Channel, fifo_fd: int) -> None:
         apply_oom_score_adj(plan.credentials)
         prctl.set_dumpable(False)
         set_stage_name(stage, plan.container_id)
+        from ociruntime.process.preload import preload_for_container
+
+        preload_for_container()
         chan.expect("go")
         _join_namespaces(plan)
         _create_user_namespace(plan, chan)

@@ -41,6 +41,9 @@ def exec_stage1(plan: ExecPlan, chan: Channel) -> None:
         apply_oom_score_adj(plan.credentials)
         prctl.set_dumpable(False)
         set_stage_name(stage, plan.container_id)
+        from ociruntime.process.preload import preload_for_container
+
+        preload_for_container()
         chan.expect("go")
         fds = []
         for ns_type in JOIN_ORDER:

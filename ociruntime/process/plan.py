@@ -68,7 +68,7 @@ def build_plan(config: dict, *, container_id: str, bundle: str, state_dir: str, 
         config=config,
         state_dir=state_dir,
         namespaces=namespaces,
-        rootfs=plan_rootfs(config, bundle, no_pivot=no_pivot),
+        rootfs=plan_rootfs(config, bundle, no_pivot=no_pivot, host_mount_dir=state_dir),
         credentials=plan_credentials(process, in_user_namespace=any(
             ns.type == "user" for ns in namespaces)),
         seccomp=seccomp,

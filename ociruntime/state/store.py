@@ -19,6 +19,9 @@ STATE_FILE = "state.json"
 CONFIG_FILE = "config.json"
 FIFO_FILE = "exec.fifo"
 
+# path -> fd of the flock this process holds on that container dir
+_HELD_LOCKS: dict[str, int] = {}
+
 _VALID_ID = re.compile(r"^[\w+.-]+$", re.ASCII)
 
 
@@ -67,17 +70,25 @@ class ContainerDir:
         return os.path.isdir(self.path)
 
     def lock(self, *, shared: bool = False) -> None:
+        """flock the directory until unlock() or process exit. Re-entrant within one
+        process (`run` locks for start and again for delete)."""
+        held = _HELD_LOCKS.get(self.path)
+        if held is not None:
+            self._lock_fd = held
+            return
         try:
             self._lock_fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except FileNotFoundError:
             raise ContainerNotFound(self.id) from None
         fcntl.flock(self._lock_fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        _HELD_LOCKS[self.path] = self._lock_fd
         if not os.path.isdir(self.path):  # removed while we waited for the lock
             self.unlock()
             raise ContainerNotFound(self.id)
 
     def unlock(self) -> None:
         if self._lock_fd >= 0:
+            _HELD_LOCKS.pop(self.path, None)
             os.close(self._lock_fd)
             self._lock_fd = -1
 
