@@ -45,6 +45,21 @@ def release_init(container: Container) -> None:
         os.unlink(fifo)
     except FileNotFoundError:
         pass
+    _raise_start_error(container)
+
+
+def _raise_start_error(container: Container) -> None:
+    """The init leaves start.error when something failed between `start` and exec
+    (a startContainer hook, the user switch, execve itself)."""
+    path = container.dir.file("start.error")
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            message = fh.read().strip()
+    except FileNotFoundError:
+        return
+    os.unlink(path)
+    if message:
+        raise OciError(message, code="container.start_failed")
 
 
 def _wait_for_exec(fifo_fd: int, pid: int) -> None:

@@ -16,6 +16,8 @@ from ociruntime.process.channel import Channel, error_record
 from ociruntime.process.names import set_stage_name
 from ociruntime.process.plan import ContainerPlan
 
+START_ERROR_FILE = "start.error"
+
 # Signals a waiting init should die from (Python's default for these is to ignore them as a
 # PID-namespace init, which would make `kill` of a created container a no-op).
 _FATAL_WHILE_WAITING = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
@@ -38,13 +40,18 @@ def stage1_main(plan: ContainerPlan, chan: Channel, fifo_fd: int) -> None:
         from ociruntime.process.preload import preload_for_container
 
         preload_for_container()
+        # Opened now, as host root before any user namespace: a failure between `start`
+        # and exec is written here for `start` to report (close-on-exec: the process never
+        # sees it; an empty file means no error).
+        error_fd = os.open(os.path.join(plan.state_dir, START_ERROR_FILE),
+                           os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         chan.expect("go")
         _join_namespaces(plan)
         _create_user_namespace(plan, chan)
         _unshare_rest(plan)
         pid = os.fork()
         if pid == 0:
-            init_main(plan, chan, fifo_fd)
+            init_main(plan, chan, fifo_fd, error_fd)
         chan.send("init_pid", pid=pid)
         os._exit(0)
     except BaseException as exc:  # noqa: BLE001 - everything must reach the parent
@@ -125,7 +132,7 @@ def _write_time_offsets(offsets: dict[str, dict]) -> None:
 # The container init (stage 2)
 # ---------------------------------------------------------------------------------------
 
-def init_main(plan: ContainerPlan, chan: Channel, fifo_fd: int) -> None:
+def init_main(plan: ContainerPlan, chan: Channel, fifo_fd: int, error_fd: int) -> None:
     stage = "2:INIT"
     try:
         set_stage_name(stage, plan.container_id)
@@ -139,9 +146,13 @@ def init_main(plan: ContainerPlan, chan: Channel, fifo_fd: int) -> None:
     try:
         _wait_for_start(fifo_fd)
         _exec_user_process(plan, executable, hook_state)
-    except BaseException as exc:  # noqa: BLE001 - nobody listens any more: tell the container's stderr
-        sys.stderr.write(f"ociruntime: {error_record('start', exc)['message']}\n")
-        sys.stderr.flush()
+    except BaseException as exc:  # noqa: BLE001
+        message = error_record("start", exc)["message"]
+        try:
+            os.write(error_fd, message.encode())
+        except OSError:
+            sys.stderr.write(f"ociruntime: {message}\n")
+            sys.stderr.flush()
         os._exit(127 if isinstance(exc, FileNotFoundError) else 1)
 
 
@@ -161,9 +172,9 @@ def _set_up_container(plan: ContainerPlan, chan: Channel) -> tuple[str, dict]:
     # resolves in the runtime's filesystem, which is still visible here.
     run_hooks(plan.hooks.get("createContainer", []), hook_state, "createContainer")
     rootfs.enter_rootfs(plan.rootfs)
-    rootfs.finalize_rootfs(plan.rootfs)
     _set_names(plan)
-    _apply_sysctl(plan.sysctl)
+    _apply_sysctl(plan.sysctl)  # before readonlyPaths make /proc/sys read-only
+    rootfs.finalize_rootfs(plan.rootfs)
     if plan.new_namespace("network"):
         _bring_up_loopback()
     if not plan.new_namespace("user"):  # else the parent set them (see parent.py)
@@ -193,18 +204,19 @@ def _apply_sysctl(sysctl: dict[str, str]) -> None:
     from ociruntime.linux import fs
 
     for key, value in sysctl.items():
+        field = f'linux.sysctl["{key}"]'
         rel = key.replace(".", "/")
         path = f"/proc/sys/{rel}"
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
         except OSError as err:
-            raise ConfigError(f"linux.sysctl.{key}", f"cannot open {path}: {err.strerror}") from None
+            raise ConfigError(field, f"cannot open {path}: {err.strerror}") from None
         try:
             if fs.fstatfs_type(fd) != fs.PROC_SUPER_MAGIC:  # a bind mount over /proc/sys (CVE-2025-52881)
-                raise ConfigError(f"linux.sysctl.{key}", f"{path} is not on procfs")
+                raise ConfigError(field, f"{path} is not on procfs")
             os.write(fd, value.encode())
         except OSError as err:
-            raise ConfigError(f"linux.sysctl.{key}", f"write {value!r} to {path}: {err.strerror}") from None
+            raise ConfigError(field, f"write {value!r} to {path}: {err.strerror}") from None
         finally:
             os.close(fd)
 

@@ -52,6 +52,7 @@ def build_plan(config: dict, *, container_id: str, bundle: str, state_dir: str, 
     from ociruntime.rootfs.plan import plan_rootfs
     from ociruntime.security.credentials import plan_credentials
 
+    check_hook_binaries(config)
     process = config.get("process")
     if not isinstance(process, dict):
         raise ConfigError("process", "process property must not be empty")
@@ -86,6 +87,21 @@ def build_plan(config: dict, *, container_id: str, bundle: str, state_dir: str, 
         no_new_keyring=no_new_keyring,
         preserve_fds=preserve_fds,
     )
+
+
+# Hooks that run from the runtime's namespace: their binaries can be checked before
+# anything is created (startContainer resolves inside the container).
+_HOST_HOOKS = ("prestart", "createRuntime", "createContainer", "poststart", "poststop")
+
+
+def check_hook_binaries(config: dict) -> None:
+    for phase in _HOST_HOOKS:
+        for index, hook in enumerate((config.get("hooks") or {}).get(phase) or []):
+            path = hook.get("path", "")
+            if not os.path.isfile(path):
+                raise ConfigError(f"hooks.{phase}[{index}].path", f"{path}: no such file")
+            if not os.access(path, os.X_OK):
+                raise ConfigError(f"hooks.{phase}[{index}].path", f"{path}: not executable")
 
 
 def resolve_bundle(path: str) -> str:

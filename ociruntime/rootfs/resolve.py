@@ -28,9 +28,12 @@ def open_in_root(root_fd: int, path: str, flags: int = os.O_PATH, *, no_symlinks
     return fs.openat2(root_fd, path, flags, 0, resolve)
 
 
-def mkdirs_in_root(root_fd: int, path: str, mode: int = 0o755, *, no_symlinks: bool = False) -> int:
+def mkdirs_in_root(root_fd: int, path: str, mode: int = 0o755, *, no_symlinks: bool = False,
+                   _hops: int = 0) -> int:
     """O_PATH fd of directory `path` under root_fd, creating what is missing (like mkdir -p,
-    every step resolved inside the root)."""
+    every step resolved inside the root). A dangling symlink on the way is followed inside
+    the root and its target created, as runc's securejoin does (an absolute link to a host
+    path means that path under the root, never the host's)."""
     try:
         return open_in_root(root_fd, path, _PATH_DIR, no_symlinks=no_symlinks)
     except FileNotFoundError:
@@ -43,6 +46,15 @@ def mkdirs_in_root(root_fd: int, path: str, mode: int = 0o755, *, no_symlinks: b
             try:
                 child = open_in_root(root_fd, prefix, _PATH_DIR, no_symlinks=no_symlinks)
             except FileNotFoundError:
+                link = _dangling_link(current, name) if not no_symlinks else None
+                if link is not None:
+                    if _hops >= 40:
+                        raise OSError(errno.ELOOP, f"/{prefix}: too many levels of symbolic links") from None
+                    parent = "/".join(parts[:depth])
+                    target = link if link.startswith("/") else f"/{parent}/{link}"
+                    rest = "/".join(parts[depth + 1:])
+                    return mkdirs_in_root(root_fd, f"{target}/{rest}" if rest else target, mode,
+                                          _hops=_hops + 1)
                 child = _mkdir_at(current, name, mode, prefix)
             os.close(current)
             current = child
@@ -51,6 +63,13 @@ def mkdirs_in_root(root_fd: int, path: str, mode: int = 0o755, *, no_symlinks: b
     finally:
         if current >= 0:
             os.close(current)
+
+
+def _dangling_link(parent_fd: int, name: str) -> str | None:
+    try:
+        return os.readlink(name, dir_fd=parent_fd)
+    except OSError:
+        return None
 
 
 def _mkdir_at(parent_fd: int, name: str, mode: int, shown: str) -> int:
