@@ -49,10 +49,17 @@ def stage1_main(plan: ContainerPlan, chan: Channel, fifo_fd: int) -> None:
         _join_namespaces(plan)
         _create_user_namespace(plan, chan)
         _unshare_rest(plan)
+        # The init waits on this pipe so that "init_pid" reaches the parent before any
+        # message of the init's own (both write to the same channel).
+        go_r, go_w = os.pipe()
         pid = os.fork()
         if pid == 0:
+            os.close(go_w)
+            os.read(go_r, 1)
+            os.close(go_r)
             init_main(plan, chan, fifo_fd, error_fd)
         chan.send("init_pid", pid=pid)
+        os.write(go_w, b"1")
         os._exit(0)
     except BaseException as exc:  # noqa: BLE001 - everything must reach the parent
         _report_and_exit(chan, stage, exc)

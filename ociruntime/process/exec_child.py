@@ -53,10 +53,15 @@ def exec_stage1(plan: ExecPlan, chan: Channel) -> None:
         for fd, flag in fds:
             ns.setns(fd, flag)
             os.close(fd)
+        go_r, go_w = os.pipe()  # see child.py: "init_pid" must come first on the channel
         pid = os.fork()
         if pid == 0:
+            os.close(go_w)
+            os.read(go_r, 1)
+            os.close(go_r)
             exec_process(plan, chan)
         chan.send("init_pid", pid=pid)
+        os.write(go_w, b"1")
         os._exit(0)
     except BaseException as exc:  # noqa: BLE001
         _report(chan, stage, exc)
