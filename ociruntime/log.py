@@ -20,16 +20,20 @@ class Logger:
         self.fmt = fmt
         self.min_level = _LEVELS["debug"] if debug else _LEVELS["info"]
 
-    def _line(self, level: str, msg: str) -> str:
+    def _line(self, level: str, msg: str, code: str | None) -> str:
         stamp = _rfc3339_now()
         if self.fmt == "json":
-            return json.dumps({"level": level, "msg": msg, "time": stamp}) + "\n"
-        return f"time=\"{stamp}\" level={level} msg={json.dumps(msg)}\n"
+            record = {"level": level, "msg": msg, "time": stamp}
+            if code:
+                record["code"] = code
+            return json.dumps(record) + "\n"
+        extra = f" code={code}" if code else ""
+        return f"time=\"{stamp}\" level={level} msg={json.dumps(msg)}{extra}\n"
 
-    def log(self, level: str, msg: str) -> None:
+    def log(self, level: str, msg: str, code: str | None = None) -> None:
         if _LEVELS[level] < self.min_level:
             return
-        line = self._line(level, msg)
+        line = self._line(level, msg, code)
         if self.path:
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
@@ -50,10 +54,10 @@ class Logger:
     def warning(self, msg: str) -> None:
         self.log("warning", msg)
 
-    def error(self, msg: str) -> None:
+    def error(self, msg: str, code: str | None = None) -> None:
         """Log an error; it also goes to stderr as one plain line when logging elsewhere."""
         if self.path:
-            self.log("error", msg)
+            self.log("error", msg, code)
         sys.stderr.write(msg + "\n")
         sys.stderr.flush()
 

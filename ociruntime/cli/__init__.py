@@ -95,7 +95,7 @@ def run_cli(argv: list[str]) -> int:
     try:
         return int(module.main(opts, verb_args))
     except OciError as err:
-        logger.error(err.message)
+        logger.error(err.message, err.code)
         return getattr(module, "ERROR_EXIT", 1)
     except KeyboardInterrupt:
         return 130
