@@ -26,7 +26,7 @@ class Logger:
             record = {"level": level, "msg": msg, "time": stamp}
             if code:
                 record["code"] = code
-            return json.dumps(record) + "\n"
+            return json.dumps(record, separators=(",", ":")) + "\n"
         extra = f" code={code}" if code else ""
         return f"time=\"{stamp}\" level={level} msg={json.dumps(msg)}{extra}\n"
 
