@@ -19,6 +19,15 @@ def create_options(opts, parsed, verb: str, *, detach: bool):  # -> CreateOption
     from ociruntime.errors import UsageError
     from ociruntime.lifecycle.create import CreateOptions
 
+    import os
+
+    from ociruntime.errors import UnsupportedError
+
+    # Rootless containers (unprivileged caller, delegated cgroups) are not implemented:
+    # refuse them clearly instead of half-working.
+    if opts.rootless == "true" or (opts.rootless == "auto" and os.geteuid() != 0):
+        raise UnsupportedError("rootless mode is not supported: run ociruntime as root "
+                               "(--rootless=false or auto)")
     if parsed.options.get("pidfd_socket"):
         raise UsageError("--pidfd-socket is not supported yet")
     preserve = int_option(parsed, "preserve_fds", "preserve-fds")
