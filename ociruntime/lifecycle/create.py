@@ -25,8 +25,23 @@ class CreateOptions:
     detach: bool = True
 
 
+@dataclass
+class Created:
+    init_pid: int
+    # Foreground terminal (`run` without -d): the pty master, for the caller to proxy and close.
+    console_master: int = -1
+
+
 def create(opts: CreateOptions) -> int:
     """Create the container; return the host pid of its init."""
+    created = create_container(opts)
+    if created.console_master >= 0:
+        os.close(created.console_master)
+    return created.init_pid
+
+
+def create_container(opts: CreateOptions) -> Created:
+    """Create the container; with a foreground terminal also return the pty master."""
     from ociruntime.process.plan import build_plan, resolve_bundle
     from ociruntime.spec.load import load_config
 
@@ -42,7 +57,12 @@ def create(opts: CreateOptions) -> int:
     cgroup = _cgroup_manager(config, opts)
     cdir.claim()
     created_cgroup = False
+    from ociruntime.console.link import ConsoleLink
+
+    console = ConsoleLink()
     try:
+        # Connected before the fork, as runc does; the init inherits it.
+        plan.console_fd = console.open(bool(config["process"].get("terminal")), opts.console_socket)
         cdir.write_config(config)
         os.mkfifo(cdir.file(FIFO_FILE), 0o622)
         state = _initial_state(config, opts.container_id, bundle, plan.rootfs)
@@ -56,6 +76,7 @@ def create(opts: CreateOptions) -> int:
         hook_state = {"ociVersion": state["ociVersion"], "id": opts.container_id, "status": "created",
                       "bundle": bundle, "annotations": state["annotations"]}
         result = spawn_container(plan, cgroup=cgroup, fifo_path=cdir.file(FIFO_FILE), hook_state=hook_state)
+        console.finish()
         from ociruntime.state.status import read_start_time
 
         state["pid"] = result.init_pid
@@ -63,8 +84,9 @@ def create(opts: CreateOptions) -> int:
         cdir.write_state(state)
         if pid_file:
             write_atomic(pid_file, str(result.init_pid).encode(), 0o644)
-        return result.init_pid
+        return Created(result.init_pid, console.take_master())
     except BaseException:
+        console.close()
         if created_cgroup:
             try:
                 cgroup.destroy(force=True)
@@ -108,9 +130,6 @@ def _check_terminal(config: dict, opts: CreateOptions) -> None:
     if opts.console_socket and (not terminal or not opts.detach):
         raise OciError("cannot use console socket if runc will not detach or allocate tty",
                        code="usage.invalid")
-    if terminal:
-        raise OciError("process.terminal: console support is not implemented yet",
-                       code="kernel.unsupported")
 
 
 def _listen_fds(config: dict) -> int:

@@ -44,25 +44,66 @@ def exec_process(opts: ExecOptions) -> int:
         raise ContainerStateError("cannot exec in a paused container (use --ignore-paused to override)")
     config = container.dir.read_config()
     process = opts.process if opts.process is not None else _process_from_flags(config, opts)
-    if process.get("terminal"):
-        raise OciError("exec: terminal (tty) support is not implemented yet", code="kernel.unsupported")
-    if opts.console_socket:
-        raise OciError("cannot use console socket if runc will not detach or allocate tty",
-                       code="usage.invalid")
+    terminal = bool(process.get("terminal"))
+    _check_terminal(terminal, opts)
     plan = _plan(container, config, process, opts)
+    if terminal and not opts.detach:
+        plan.console_size = _caller_window_size() or plan.console_size
     if not opts.detach:
         import prctl
 
         prctl.set_child_subreaper(True)
-    pid = _spawn(plan, container.cgroup())
-    if opts.pid_file:
-        write_atomic(os.path.abspath(opts.pid_file), str(pid).encode(), 0o644)
-    if opts.detach:
-        return 0
-    from ociruntime.lifecycle.run import _forward_signals, _wait_for, exit_code
+    from ociruntime.console.link import ConsoleLink
 
-    _forward_signals(pid)
-    return exit_code(_wait_for(pid))
+    console = ConsoleLink()
+    try:
+        plan.console_fd = console.open(terminal, opts.console_socket)
+        pid = _spawn(plan, container.cgroup())
+        console.finish()
+    except BaseException:
+        console.close()
+        raise
+    master = console.take_master()
+    host_terminal = None
+    try:
+        if opts.pid_file:
+            write_atomic(os.path.abspath(opts.pid_file), str(pid).encode(), 0o644)
+        if opts.detach:
+            return 0
+        from ociruntime.lifecycle.run import _forward_signals, _wait_for, exit_code
+
+        _forward_signals(pid)
+        if master >= 0:  # terminal in the foreground: proxy it to our stdio (runc exec -t)
+            from ociruntime.console.proxy import HostTerminal
+
+            host_terminal = HostTerminal(master)
+            host_terminal.proxy(pid)
+        return exit_code(_wait_for(pid))
+    finally:
+        if host_terminal is not None:
+            host_terminal.close()
+        if master >= 0:
+            os.close(master)
+
+
+def _caller_window_size() -> tuple[int, int] | None:
+    """The size of the terminal on our stdin: the process starts with it (runc exec -t)."""
+    if not os.isatty(0):
+        return None
+    from ociruntime.console.pty import window_size
+
+    rows, cols = window_size(0)
+    return (rows, cols) if rows and cols else None
+
+
+def _check_terminal(terminal: bool, opts: ExecOptions) -> None:
+    """runc's checkTerminal, with exec's own detach flag."""
+    if terminal and opts.detach and not opts.console_socket:
+        raise OciError("cannot allocate tty if runc will detach without setting console socket",
+                       code="usage.invalid")
+    if opts.console_socket and (not terminal or not opts.detach):
+        raise OciError("cannot use console socket if runc will not detach or allocate tty",
+                       code="usage.invalid")
 
 
 def _process_from_flags(config: dict, opts: ExecOptions) -> dict:
@@ -101,6 +142,7 @@ def _process_from_flags(config: dict, opts: ExecOptions) -> dict:
 
 def _plan(container, config: dict, process: dict, opts: ExecOptions):  # -> ExecPlan
     from ociruntime.process.exec_child import ExecPlan
+    from ociruntime.process.plan import console_size
     from ociruntime.security.credentials import plan_credentials
 
     linux = config.get("linux") or {}
@@ -115,6 +157,7 @@ def _plan(container, config: dict, process: dict, opts: ExecOptions):  # -> Exec
         args=list(process.get("args") or []), env=list(process.get("env") or []),
         cwd=process.get("cwd") or "/", credentials=plan_credentials(process),
         seccomp=seccomp, preserve_fds=opts.preserve_fds,
+        console_size=console_size(process),
     )
 
 

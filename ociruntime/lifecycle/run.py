@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import signal
 
-from ociruntime.lifecycle.create import CreateOptions, create
+from ociruntime.lifecycle.create import CreateOptions, create, create_container
 
 # Signals runc forwards to the container; SIGCHLD is ours, SIGWINCH belongs to a tty.
 _NOT_FORWARDED = {signal.SIGCHLD, signal.SIGKILL, signal.SIGSTOP, signal.SIGWINCH, signal.SIGURG}
@@ -23,12 +23,20 @@ def run(opts: CreateOptions, *, keep: bool = False) -> int:
 
     # The init is forked by our child: as a subreaper we get it back and can wait for it.
     prctl.set_child_subreaper(True)
-    init_pid = create(opts)
+    created = create_container(opts)
+    init_pid = created.init_pid
     forwarded = _forward_signals(init_pid)
+    host_terminal = None
     try:
         from ociruntime.lifecycle.start import start
 
+        if created.console_master >= 0:  # terminal: proxy the pty to our stdio (runc run -t)
+            from ociruntime.console.proxy import HostTerminal
+
+            host_terminal = HostTerminal(created.console_master)
         start(opts.root, opts.container_id)
+        if host_terminal is not None:
+            host_terminal.proxy(init_pid)
         status = _wait_for(init_pid)
     except BaseException:
         _remove(opts.root, opts.container_id)
@@ -36,6 +44,10 @@ def run(opts: CreateOptions, *, keep: bool = False) -> int:
     finally:
         for sig in forwarded:
             signal.signal(sig, signal.SIG_DFL)
+        if host_terminal is not None:
+            host_terminal.close()
+        if created.console_master >= 0:
+            os.close(created.console_master)
     if not keep:
         _remove(opts.root, opts.container_id)
     return exit_code(status)

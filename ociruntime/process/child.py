@@ -172,6 +172,8 @@ def _set_up_container(plan: ContainerPlan, chan: Channel) -> tuple[str, dict]:
     from ociruntime.hooks import run_hooks
     from ociruntime.security import credentials
 
+    if plan.console_fd >= 0:
+        import ociruntime.console.setup  # noqa: F401 - before pivot_root hides the runtime's files
     rootfs.prepare_rootfs(plan.rootfs)
     chan.send("mounts_ready")
     hook_state = chan.expect("hooks_done").get("state", {})
@@ -179,6 +181,12 @@ def _set_up_container(plan: ContainerPlan, chan: Channel) -> tuple[str, dict]:
     # resolves in the runtime's filesystem, which is still visible here.
     run_hooks(plan.hooks.get("createContainer", []), hook_state, "createContainer")
     rootfs.enter_rootfs(plan.rootfs)
+    if plan.console_fd >= 0:  # after pivot_root (the container's devpts), before read-only
+        from ociruntime.console.setup import set_up_console
+
+        set_up_console(plan.console_fd, plan.console_size, proc=plan.rootfs.state.proc,
+                       mount_console=plan.rootfs.mount_ns != "host")
+        plan.console_fd = -1
     _set_names(plan)
     _apply_sysctl(plan.sysctl)  # before readonlyPaths make /proc/sys read-only
     rootfs.finalize_rootfs(plan.rootfs)

@@ -27,6 +27,8 @@ class ExecPlan:
     credentials: Any
     seccomp: Any
     preserve_fds: int
+    console_fd: int = -1  # process.terminal: socket to send the pty master over (closed after)
+    console_size: tuple[int, int] | None = None  # (rows, cols) from process.consoleSize
 
 
 def exec_stage1(plan: ExecPlan, chan: Channel) -> None:
@@ -44,6 +46,8 @@ def exec_stage1(plan: ExecPlan, chan: Channel) -> None:
         from ociruntime.process.preload import preload_for_container
 
         preload_for_container()
+        if plan.console_fd >= 0:
+            import ociruntime.console.setup  # noqa: F401 - before setns(mnt) hides the runtime's files
         chan.expect("go")
         fds = []
         for ns_type in JOIN_ORDER:
@@ -84,6 +88,11 @@ def exec_process(plan: ExecPlan, chan: Channel) -> None:
         from ociruntime.security import credentials
 
         set_stage_name(stage, plan.container_id)
+        if plan.console_fd >= 0:  # /dev/pts is the container's now; no /dev/console for exec
+            from ociruntime.console.setup import set_up_console
+
+            set_up_console(plan.console_fd, plan.console_size, mount_console=False)
+            plan.console_fd = -1
         credentials.apply_rlimits(plan.credentials)
         plan.env = with_home(plan.env, plan.credentials.uid)
         executable = find_executable(plan.args, plan.env, plan.cwd)

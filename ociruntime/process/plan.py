@@ -39,6 +39,10 @@ class ContainerPlan:
     no_new_keyring: bool = False
     preserve_fds: int = 0
     extra_fds: list[int] = field(default_factory=list)
+    # process.terminal: the socket the init sends the pty master over (-1: no terminal),
+    # inherited across fork and closed by the init; (rows, cols) from process.consoleSize.
+    console_fd: int = -1
+    console_size: tuple[int, int] | None = None
 
     def new_namespace(self, ns_type: str) -> bool:
         return any(ns.type == ns_type and ns.path is None for ns in self.namespaces)
@@ -86,7 +90,15 @@ def build_plan(config: dict, *, container_id: str, bundle: str, state_dir: str, 
         no_pivot=no_pivot,
         no_new_keyring=no_new_keyring,
         preserve_fds=preserve_fds,
+        console_size=console_size(process),
     )
+
+
+def console_size(process: dict) -> tuple[int, int] | None:
+    size = process.get("consoleSize") if process.get("terminal") else None
+    if not size:
+        return None
+    return int(size.get("height", 0)), int(size.get("width", 0))
 
 
 # Hooks that run from the runtime's namespace: their binaries can be checked before
