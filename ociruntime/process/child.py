@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 
+from ociruntime import faults
 from ociruntime.process.channel import Channel, error_record
 from ociruntime.process.names import set_stage_name
 from ociruntime.process.plan import ContainerPlan
@@ -40,6 +41,8 @@ def stage1_main(plan: ContainerPlan, chan: Channel, fifo_fd: int) -> None:
         from ociruntime.process.preload import preload_for_container
 
         preload_for_container()
+        if plan.console_fd >= 0:  # as host root: a user namespace may not read the runtime's files
+            import ociruntime.console.setup  # noqa: F401
         # Opened now, as host root before any user namespace: a failure between `start`
         # and exec is written here for `start` to report (close-on-exec: the process never
         # sees it; an empty file means no error).
@@ -49,6 +52,7 @@ def stage1_main(plan: ContainerPlan, chan: Channel, fifo_fd: int) -> None:
         _join_namespaces(plan)
         _create_user_namespace(plan, chan)
         _unshare_rest(plan)
+        faults.point("stage1_after_namespaces")
         # The init waits on this pipe so that "init_pid" reaches the parent before any
         # message of the init's own (both write to the same channel).
         go_r, go_w = os.pipe()
@@ -146,6 +150,7 @@ def init_main(plan: ContainerPlan, chan: Channel, fifo_fd: int, error_fd: int) -
         for sig in _FATAL_WHILE_WAITING:
             signal.signal(sig, _die_by_signal)
         executable, hook_state = _set_up_container(plan, chan)
+        faults.point("before_ready")
         chan.send("ready")
         chan.close()
     except BaseException as exc:  # noqa: BLE001
@@ -172,9 +177,8 @@ def _set_up_container(plan: ContainerPlan, chan: Channel) -> tuple[str, dict]:
     from ociruntime.hooks import run_hooks
     from ociruntime.security import credentials
 
-    if plan.console_fd >= 0:
-        import ociruntime.console.setup  # noqa: F401 - before pivot_root hides the runtime's files
     rootfs.prepare_rootfs(plan.rootfs)
+    faults.point("init_after_mounts")
     chan.send("mounts_ready")
     hook_state = chan.expect("hooks_done").get("state", {})
     # createContainer hooks: in the container's namespaces, before pivot_root; the path

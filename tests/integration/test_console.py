@@ -180,6 +180,24 @@ def test_console_keeps_working_with_a_readonly_root(runtime, bundle, container_i
     runtime.delete(container_id).ok()
 
 
+def test_console_in_a_user_namespace(runtime, bundle, container_id, receiver):
+    # The init is root of a new user namespace: the pty comes from the devpts it mounted.
+    bundle.set_namespace("user")
+    bundle.linux["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 1000}]
+    bundle.linux["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 1000}]
+    terminal_bundle(bundle, "tty; stty size; stat -c '%t:%T' /dev/console", size=(30, 90))
+    c = create(runtime, bundle, container_id, "--console-socket", receiver.path)
+    handoff = receiver.receive()
+    try:
+        runtime.start(container_id).ok()
+        output = read_until_closed(handoff.fds[0])
+    finally:
+        handoff.close()
+    assert procs.wait_exit(c.pid).exit_code == 0
+    assert output == "/dev/pts/0\r\n30 90\r\n88:0\r\n"
+    runtime.delete(container_id).ok()
+
+
 # --- exec -----------------------------------------------------------------------------------
 
 def test_exec_detached_tty_over_console_socket(runtime, bundle, container_id, receiver, test_dir):
