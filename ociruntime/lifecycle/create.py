@@ -7,6 +7,7 @@ import os
 import time
 from dataclasses import dataclass
 
+from ociruntime import faults
 from ociruntime.errors import OciError
 from ociruntime.state.store import FIFO_FILE, ContainerDir, validate_id, write_atomic
 
@@ -56,6 +57,7 @@ def create_container(opts: CreateOptions) -> Created:
                       preserve_fds=opts.preserve_fds + _listen_fds(config))
     cgroup = _cgroup_manager(config, opts)
     cdir.claim()
+    faults.point("after_state_dir")
     created_cgroup = False
     from ociruntime.console.link import ConsoleLink
 
@@ -67,10 +69,13 @@ def create_container(opts: CreateOptions) -> Created:
         os.mkfifo(cdir.file(FIFO_FILE), 0o622)
         state = _initial_state(config, opts.container_id, bundle, plan.rootfs)
         if cgroup is not None:
+            _record_planned_cgroup(cdir, state, cgroup)
             cgroup.create()
             created_cgroup = True
             state["cgroup"] = cgroup.to_state()
+            faults.point("after_cgroup")
         cdir.write_state(state)  # pid 0: a crash from here on is cleaned by `delete --force`
+        faults.point("after_state_written")
         from ociruntime.process.parent import spawn_container
 
         hook_state = {"ociVersion": state["ociVersion"], "id": opts.container_id, "status": "created",
@@ -82,10 +87,12 @@ def create_container(opts: CreateOptions) -> Created:
         state["pid"] = result.init_pid
         state["start_time"] = read_start_time(result.init_pid)
         cdir.write_state(state)
+        faults.point("before_pid_file")
         if pid_file:
             write_atomic(pid_file, str(result.init_pid).encode(), 0o644)
+        faults.point("after_pid_file")
         return Created(result.init_pid, console.take_master())
-    except BaseException:
+    except BaseException as exc:
         console.close()
         if created_cgroup:
             try:
@@ -97,7 +104,32 @@ def create_container(opts: CreateOptions) -> Created:
 
             cleanup_host_mounts(cdir.path)
         cdir.remove()
+        if isinstance(exc, OSError):  # ENOSPC, EROFS... on --root: one line, no traceback
+            raise _os_error(exc) from None
         raise
+
+
+def _record_planned_cgroup(cdir: ContainerDir, state: dict, cgroup) -> None:
+    """Save the cgroup directories create() is about to make before making them: if this
+    process dies before the final state.json, `delete --force` still finds and removes them."""
+    from ociruntime.cgroups.dirs import ancestors
+
+    planned: list[str] = []
+    for hierarchy in cgroup.hierarchies.values():
+        leaf, mount = hierarchy["dir"], hierarchy["mount"]
+        for path in ancestors(leaf, mount)[1:] + [leaf]:
+            if path not in planned and not os.path.isdir(path):
+                planned.append(path)
+    cgroup.created = planned
+    state["cgroup"] = cgroup.to_state()
+    cdir.write_state(state)
+
+
+def _os_error(err: OSError) -> OciError:
+    from ociruntime.errors import KernelError
+
+    text = err.strerror or str(err)
+    return KernelError(f"{text}: {err.filename}" if err.filename else text, err.errno or 0)
 
 
 def _initial_state(config: dict, container_id: str, bundle: str, rootfs_plan: object) -> dict:

@@ -25,7 +25,10 @@ def delete(root: str, container_id: str, *, force: bool = False) -> None:
             raise
         # An interrupted create left a directory without a readable state: remove it
         # (as runc does); only --force makes that a success.
-        ContainerDir(root, container_id).remove()
+        cdir = ContainerDir(root, container_id)
+        if force:
+            _destroy_unrecorded(cdir)
+        cdir.remove()
         if force:
             return
         raise ContainerNotFound(container_id) from None
@@ -79,3 +82,24 @@ def _cleanup_host_mounts(container: Container) -> None:
         from ociruntime.rootfs import cleanup_host_mounts
 
         cleanup_host_mounts(container.dir.path)
+
+
+def _destroy_unrecorded(cdir: ContainerDir) -> None:
+    """state.json is missing or corrupt, so it cannot say what exists: rebuild the cgroup
+    from the saved config.json and remove the directories ociruntime marked as its own,
+    killing what still runs there (the init), then detach any host-side rootfs mounts."""
+    import os
+
+    try:
+        from ociruntime.cgroups import manager_for, marks
+
+        cgroup = manager_for(cdir.read_config(), cdir.id)
+        cgroup.created = [h["dir"] for h in cgroup.hierarchies.values() if marks.is_created(h["dir"])]
+    except (OSError, ValueError, KeyError, TypeError, OciError):
+        cgroup = None
+    if cgroup is not None and cgroup.created:
+        cgroup.destroy(force=True)
+    if os.path.lexists(cdir.file("rootfs")):
+        from ociruntime.rootfs import cleanup_host_mounts
+
+        cleanup_host_mounts(cdir.path)

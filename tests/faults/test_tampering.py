@@ -1,0 +1,117 @@
+"""What callers and operators do behind the runtime's back: kill the init before `start`,
+delete or truncate state.json, point --root at a full filesystem. Every verb must answer with
+one clean line (never a traceback) and `delete` must leave nothing behind."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from helpers import leaks, procs
+from helpers.asserts import assert_one_line_error
+from helpers.containers import SLEEPER, create
+
+MNT_DETACH = 2
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def test_init_killed_before_start(runtime, bundle, container_id, leak_scope):
+    bundle.sh(SLEEPER)
+    c = create(runtime, bundle, container_id)
+    os.kill(c.pid, signal.SIGKILL)  # our own container's init
+    assert procs.wait_exit(c.pid).signal == signal.SIGKILL
+    assert runtime.status(container_id) == "stopped"
+    assert_one_line_error(runtime.start(container_id), "cannot start a container that has stopped")
+    runtime.delete(container_id).ok()
+    assert leaks.container_traces(leak_scope, container_id) == []
+
+
+@pytest.mark.ours_only
+@pytest.mark.parametrize("tamper", ["deleted", "truncated", "empty", "not_json", "pid_string"])
+def test_tampered_state_json(tamper, runtime, bundle, container_id, leak_scope):
+    bundle.sh(SLEEPER)
+    c = create(runtime, bundle, container_id)
+    state_file = runtime.root / container_id / "state.json"
+    raw = state_file.read_bytes()
+    if tamper == "deleted":
+        state_file.unlink()
+    elif tamper == "truncated":
+        state_file.write_bytes(raw[: len(raw) // 2])
+    elif tamper == "empty":
+        state_file.write_bytes(b"")
+    elif tamper == "not_json":
+        state_file.write_bytes(b"\x00\xff garbage")
+    else:
+        state = json.loads(raw)
+        state["pid"] = str(state["pid"])
+        state_file.write_text(json.dumps(state))
+
+    expected = "state.json is missing" if tamper == "deleted" else "state.json is corrupt"
+    assert_one_line_error(runtime.state_result(container_id), expected)
+    for verb in (("start", container_id), ("kill", container_id, "KILL")):
+        assert_one_line_error(runtime.call(*verb), expected)
+    listed = runtime.call("list", "--format", "json").ok()
+    assert "Traceback" not in listed.stderr_text()
+    # delete --force still finds the cgroup (from the saved config.json) and the init in it.
+    runtime.delete(container_id, force=True).ok()
+    assert procs.wait_exit(c.pid).signal == signal.SIGKILL
+    assert leaks.container_traces(leak_scope, container_id) == []
+    assert_one_line_error(runtime.state_result(container_id), "container does not exist")
+
+
+@pytest.fixture
+def full_tmpfs(test_dir: Path):
+    """A tiny tmpfs, filled up, in a private directory; unmounted afterwards."""
+    def make(options: str) -> Path:
+        mnt = test_dir / "full"
+        mnt.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", options, f"{test_dir.name}-full", str(mnt)], check=True)
+        mounted.append(mnt)
+        return mnt
+
+    mounted: list[Path] = []
+    yield make
+    for mnt in mounted:
+        assert _libc.umount2(str(mnt).encode(), MNT_DETACH) == 0, os.strerror(ctypes.get_errno())
+
+
+def _fill(mnt: Path, files: int) -> None:
+    """Write up to ``files`` files, each until the filesystem has no block (or inode) left."""
+    for index in range(files):
+        try:
+            fd = os.open(mnt / f"fill{index}", os.O_WRONLY | os.O_CREAT, 0o600)
+        except OSError as err:
+            assert err.errno == 28, err  # ENOSPC: no inode left
+            return
+        try:
+            while True:
+                os.write(fd, b"\0" * 4096)
+        except OSError as err:
+            assert err.errno == 28, err
+        finally:
+            os.close(fd)
+
+
+@pytest.mark.parametrize("exhausted", ["blocks", "inodes"])
+def test_root_on_full_tmpfs(exhausted, full_tmpfs, runtime, bundle, container_id, leak_scope):
+    # blocks: the state dir can be made, its files cannot; inodes: not even the state dir.
+    options = "size=64k,nr_inodes=64" if exhausted == "blocks" else "size=1m,nr_inodes=3"
+    mnt = full_tmpfs(options)
+    (mnt / "root").mkdir()
+    _fill(mnt, 1 if exhausted == "blocks" else 100)
+    root = mnt / "root"
+    bundle.save()
+    result = runtime.call("--root", root, "create", "--bundle", bundle.path, container_id, root=False)
+    line = assert_one_line_error(result)
+    assert "No space left on device" in line, line
+    assert os.listdir(root) == []
+    assert leaks.container_traces(leak_scope, container_id) == []
+    # Nothing to find afterwards, and nothing to crash on.
+    assert_one_line_error(runtime.call("--root", root, "state", container_id, root=False),
+                          "container does not exist")
+    runtime.call("--root", root, "delete", "--force", container_id, root=False).ok()
