@@ -51,10 +51,14 @@ class ConsoleReceiver:
         self.sock.listen(1)
 
     def receive(self) -> Handoff:
-        ready, _, _ = select.select([self.sock], [], [], WAIT)
-        assert ready, "the runtime never connected to the console socket"
+        """Call after the runtime's `create` / `exec -d` returned: the master must be there
+        already (containerd receives it only then), so nothing here waits for it."""
+        ready, _, _ = select.select([self.sock], [], [], 0)
+        assert ready, "the runtime exited without connecting to the console socket"
         conn, _ = self.sock.accept()
         with conn:
+            ready, _, _ = select.select([conn], [], [], 0)
+            assert ready, "the runtime exited before the pty master was sent"
             conn.settimeout(WAIT)
             # Room for more than one fd: an extra one must show up, not be cut off.
             data, ancillary, _, _ = conn.recvmsg(4096, socket.CMSG_SPACE(4 * struct.calcsize("i")))
@@ -309,6 +313,23 @@ def test_run_t_proxies_to_the_callers_terminal(runtime, bundle, container_id):
                               typed=b"typed-text\r")
     assert code == 7, output
     assert "/dev/pts/0\r\ngot:typed-text\r\n" in output  # CR became NL in the container's pty
+    assert not runtime.exists(container_id)
+
+
+def test_run_t_ctrl_c_reaches_the_container(runtime, bundle, container_id):
+    # Our terminal is raw, so ^C travels as a byte; the container's pty (its controlling
+    # terminal) turns it into SIGINT for the container's foreground process group.
+    terminal_bundle(bundle, "trap 'echo caught; exit 9' INT; echo ready; sleep 100 & wait $!")
+
+    def interrupt(master: int, _slave: int) -> bytes:
+        seen = _wait_for_output(master, b"ready")
+        os.write(master, b"\x03")
+        return seen
+
+    code, output = run_on_pty(runtime, ["run", "--bundle", str(bundle.path), container_id],
+                              interact=interrupt)
+    assert code == 9, output
+    assert output.endswith("caught\r\n"), output
     assert not runtime.exists(container_id)
 
 
