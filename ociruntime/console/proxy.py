@@ -78,7 +78,10 @@ def _copy_until_exit(master: int, pid: int) -> None:
                         _drain(master)
                     return
                 if fd == _IN:
-                    data = _read(_IN)
+                    try:
+                        data = _read(_IN) if not events & select.POLLNVAL else b""
+                    except OSError:  # not readable (started without a stdin): no input
+                        data = b""
                     if data == b"":
                         stdin_open = False
                     elif data:
