@@ -137,6 +137,22 @@ def test_create_sends_the_master_once_over_the_console_socket(runtime, bundle, c
     runtime.delete(container_id).ok()
 
 
+def test_run_detached_with_console_socket(runtime, bundle, container_id, receiver, test_dir):
+    terminal_bundle(bundle, "tty; echo detached-hi")
+    pid_file = test_dir / "init.pid"
+    runtime.run(container_id, bundle, "--detach", "--console-socket", receiver.path,
+                "--pid-file", pid_file).ok()
+    handoff = receiver.receive()
+    try:
+        assert (handoff.ancillary_items, len(handoff.fds), handoff.rest) == (1, 1, b"")
+        output = read_until_closed(handoff.fds[0])
+    finally:
+        handoff.close()
+    assert procs.wait_exit(int(pid_file.read_text())).exit_code == 0
+    assert output == "/dev/pts/0\r\ndetached-hi\r\n"
+    runtime.delete(container_id).ok()
+
+
 def test_console_size_is_applied(runtime, bundle, container_id, receiver):
     terminal_bundle(bundle, "stty size", size=(33, 101))
     c = create(runtime, bundle, container_id, "--console-socket", receiver.path)
