@@ -115,3 +115,23 @@ def test_root_on_full_tmpfs(exhausted, full_tmpfs, runtime, bundle, container_id
     assert_one_line_error(runtime.call("--root", root, "state", container_id, root=False),
                           "container does not exist")
     runtime.call("--root", root, "delete", "--force", container_id, root=False).ok()
+
+
+def test_force_delete_kills_a_stray_task_in_the_cgroup(runtime, bundle, container_id, leak_scope):
+    """A host process that joined the container's cgroups (an exec leftover, a debugging
+    session) would keep them busy: `delete --force` must kill it too, then remove them."""
+    bundle.sh(SLEEPER)
+    create(runtime, bundle, container_id)
+    cgroup_dirs = [Path(d) for d in leaks.read_cgroups() if d.endswith("/" + container_id)]
+    assert cgroup_dirs
+    stray = subprocess.Popen(["sleep", "1000"], stdin=subprocess.DEVNULL)
+    try:
+        for d in cgroup_dirs:
+            (d / "cgroup.procs").write_text(str(stray.pid))
+        runtime.delete(container_id, force=True).ok()
+        assert stray.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if stray.poll() is None:
+            stray.kill()
+            stray.wait()
+    assert leaks.container_traces(leak_scope, container_id) == []
