@@ -1,0 +1,102 @@
+"""Per-verb import budget: every verb is a new process, so what it imports is what it costs.
+
+Drives one real container through create, state, start, kill and delete, each verb run the
+way the installed launcher runs it (`python -IS -X frozen_modules=on tools/entry.py`) plus
+`-X importtime`, and fails when a verb imports a module it does not need. The listing comes
+from the interpreter itself, so lazy imports inside functions count too. No timing asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tools"))
+import mkbundle  # noqa: E402
+
+VPY = str(REPO / ".venv/bin/python") if (REPO / ".venv/bin/python").exists() else sys.executable
+LAUNCH = [VPY, "-IS", "-X", "frozen_modules=on", "-X", "importtime", str(REPO / "tools/entry.py")]
+
+# Never on a hot verb: the schema validators (~80 ms), process spawning, the typing and
+# logging machinery, argument parsers and anything network or async.
+HEAVY = {"jsonschema", "fastjsonschema", "typing", "logging", "argparse", "asyncio", "email",
+         "http", "urllib", "pydantic", "attr", "attrs", "pkg_resources", "importlib.metadata"}
+HOT_FORBIDDEN = HEAVY | {"subprocess", "multiprocessing", "concurrent", "threading"}
+FORBIDDEN = {
+    # state only reads a state file and checks a pid: no C extension, no cffi
+    "state": HOT_FORBIDDEN | {"ociruntime.linux._native", "_cffi_backend", "ctypes", "ociruntime.spec"},
+    "start": HOT_FORBIDDEN | {"ociruntime.spec"},
+    "kill": HOT_FORBIDDEN | {"ociruntime.spec"},
+    "delete": HOT_FORBIDDEN | {"ociruntime.spec"},
+    # create validates with the compiled validator; jsonschema is only the reference
+    "create": {"jsonschema", "fastjsonschema", "argparse", "asyncio", "email", "http", "urllib"},
+}
+
+
+def imported_modules(importtime_stderr: str) -> set[str]:
+    names = set()
+    for line in importtime_stderr.splitlines():
+        if line.startswith("import time:") and "self [us]" not in line:
+            names.add(line.rsplit("|", 1)[1].strip())
+    return names
+
+
+def run_verb(root: str, *args: str) -> set[str]:
+    # stderr into a file: a created init inherits the runtime's stdio and would hold a pipe
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.run([*LAUNCH, "--root", root, *args], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=err)
+        err.seek(0)
+        text = err.read()
+    assert proc.returncode == 0, f"{args}: exit {proc.returncode}: " + "\n".join(
+        ln for ln in text.splitlines() if not ln.startswith("import time:"))
+    return imported_modules(text)
+
+
+@pytest.fixture(scope="module")
+def modules_per_verb(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
+    base = tmp_path_factory.mktemp("imports")
+    bundle, root = base / "bundle", str(base / "root")
+    mkbundle.build_rootfs(bundle / "rootfs")
+    config = mkbundle.builtin_config()
+    config["process"]["args"] = ["sleep", "60"]
+    (bundle / "config.json").write_text(json.dumps(config))
+    cid = f"imports-{uuid.uuid4().hex[:10]}"
+    seen: dict[str, set[str]] = {}
+    try:
+        seen["create"] = run_verb(root, "create", "--bundle", str(bundle), cid)
+        seen["state"] = run_verb(root, "state", cid)
+        seen["start"] = run_verb(root, "start", cid)
+        seen["kill"] = run_verb(root, "kill", cid, "KILL")
+        seen["delete"] = run_verb(root, "delete", "--force", cid)
+    finally:
+        if os.path.isdir(os.path.join(root, cid)):
+            subprocess.run([*LAUNCH[:4], LAUNCH[-1], "--root", root, "delete", "--force", cid],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return seen
+
+
+@pytest.mark.parametrize("verb", sorted(FORBIDDEN))
+def test_verb_imports_only_what_it_needs(modules_per_verb: dict[str, set[str]], verb: str) -> None:
+    imported = modules_per_verb[verb]
+    assert "ociruntime.cli" in imported, "listing is empty: importtime output not parsed"
+    bad = sorted(m for m in imported
+                 if any(m == f or m.startswith(f + ".") for f in FORBIDDEN[verb]))
+    assert not bad, f"{verb} imports {bad}"
+
+
+def test_listing_sees_the_verb_lifecycle_module(modules_per_verb: dict[str, set[str]]) -> None:
+    # guards the test itself: each verb's lifecycle module shows up in its own listing only.
+    # (The cli verb module is loaded by importlib.import_module, which -X importtime does not
+    # report; the modules it imports are reported.)
+    for verb in FORBIDDEN:
+        assert f"ociruntime.lifecycle.{verb}" in modules_per_verb[verb]
+    assert "ociruntime.lifecycle.create" not in modules_per_verb["state"]
