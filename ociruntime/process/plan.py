@@ -86,7 +86,7 @@ def build_plan(config: dict, *, container_id: str, bundle: str, state_dir: str, 
         uid_mappings=list(linux.get("uidMappings") or []),
         gid_mappings=list(linux.get("gidMappings") or []),
         time_offsets=dict(linux.get("timeOffsets") or {}),
-        hooks={k: list(v or []) for k, v in (config.get("hooks") or {}).items()},
+        hooks={k: list(v or []) for k, v in (config.get("hooks") or {}).items() if k in HOOK_PHASES},
         no_pivot=no_pivot,
         no_new_keyring=no_new_keyring,
         preserve_fds=preserve_fds,
@@ -100,6 +100,9 @@ def console_size(process: dict) -> tuple[int, int] | None:
         return None
     return int(size.get("height", 0)), int(size.get("width", 0))
 
+
+# Unknown keys under "hooks" are ignored, as the spec asks of unknown properties.
+HOOK_PHASES = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 
 # Hooks that run from the runtime's namespace: their binaries can be checked before
 # anything is created (startContainer resolves inside the container).

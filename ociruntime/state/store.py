@@ -22,11 +22,11 @@ FIFO_FILE = "exec.fifo"
 # path -> fd of the flock this process holds on that container dir
 _HELD_LOCKS: dict[str, int] = {}
 
-_VALID_ID = re.compile(r"^[\w+.-]+$", re.ASCII)
+_VALID_ID = re.compile(r"[\w+.-]+", re.ASCII)
 
 
 def validate_id(container_id: str) -> None:
-    if not _VALID_ID.match(container_id) or container_id in (".", ".."):
+    if not _VALID_ID.fullmatch(container_id) or container_id in (".", ".."):
         raise InvalidContainerId()
 
 
@@ -109,7 +109,7 @@ class ContainerDir:
             state = json.loads(data)
         except ValueError:
             raise OciError(f"container {self.id}: state.json is corrupt", code="state.corrupt") from None
-        if not isinstance(state, dict) or not isinstance(state.get("pid"), int):
+        if not _state_shape_ok(state):
             raise OciError(f"container {self.id}: state.json is corrupt", code="state.corrupt")
         return state
 
@@ -144,9 +144,21 @@ class ContainerDir:
                 raise
 
 
+def _state_shape_ok(state: object) -> bool:
+    """The fields later code relies on have their types (the file may have been edited)."""
+    if not isinstance(state, dict):
+        return False
+    pid, start = state.get("pid"), state.get("start_time")
+    return (type(pid) is int and pid >= 0
+            and (start is None or type(start) is int)
+            and isinstance(state.get("cgroup") or {}, dict)
+            and isinstance(state.get("annotations") or {}, dict)
+            and all(isinstance(state.get(k, ""), str) for k in ("bundle", "rootfs", "created", "ociVersion")))
+
+
 def list_ids(root: str) -> list[str]:
     try:
         names = os.listdir(root)
     except FileNotFoundError:
         return []
-    return sorted(n for n in names if _VALID_ID.match(n) and os.path.isdir(os.path.join(root, n)))
+    return sorted(n for n in names if _VALID_ID.fullmatch(n) and os.path.isdir(os.path.join(root, n)))

@@ -78,19 +78,6 @@ def scratch_bundle() -> str:
     return base
 
 
-HOOK_PHASES = {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}
-
-
-def _has_unknown_hook_phase(document: object) -> bool:
-    """Known bug (test_unknown_hook_phase_plans_cleanly): excluded from the properties so they
-    keep finding new problems instead of this one."""
-    hooks = document.get("hooks") if isinstance(document, dict) else None
-    return isinstance(hooks, dict) and any(k not in HOOK_PHASES and not isinstance(v, (list, type(None)))
-                                           for k, v in hooks.items())
-
-
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="process/plan.py build_plan iterates every key under hooks, schema allows unknown ones")
 def test_unknown_hook_phase_plans_cleanly(scratch_bundle: str) -> None:
     document = copy.deepcopy(VALID_CONFIGS["spec-default"])
     document["hooks"] = {"type": -1}
@@ -114,7 +101,6 @@ def _only_oci_errors(call) -> None:
 @SETTINGS
 @given(document=mutated_configs())
 def test_load_and_plan_mutated_configs(document: dict, scratch_bundle: str) -> None:
-    assume(not _has_unknown_hook_phase(document))
     _only_oci_errors(lambda: _load_and_plan(json.dumps(document), scratch_bundle))
 
 
@@ -123,7 +109,6 @@ def test_load_and_plan_mutated_configs(document: dict, scratch_bundle: str) -> N
 def test_load_and_plan_hostile_sections(section: str, value: object, scratch_bundle: str) -> None:
     document = copy.deepcopy(VALID_CONFIGS["spec-default"])
     document[section] = value
-    assume(not _has_unknown_hook_phase(document))
     _only_oci_errors(lambda: _load_and_plan(json.dumps(document), scratch_bundle))
 
 
@@ -157,12 +142,10 @@ BAD_ID_PARTS = st.sampled_from(["/", "\x00", "é", "\u202e", " ", "\n", "*", ":"
 @given(prefix=st.text(alphabet="abc-_.", max_size=5), bad=BAD_ID_PARTS, suffix=st.text(max_size=5))
 def test_ids_with_hostile_characters_are_invalid(prefix: str, bad: str, suffix: str) -> None:
     container_id = prefix + bad + suffix
-    assume(not container_id.endswith("\n"))  # known bug: test_id_with_trailing_newline_is_invalid
     with pytest.raises(InvalidContainerId, match="^invalid container ID format$"):
         validate_id(container_id)
 
 
-@pytest.mark.xfail(strict=True, reason="state/store.py _VALID_ID ends in `$`, which also matches before a final newline")
 def test_id_with_trailing_newline_is_invalid() -> None:
     with pytest.raises(InvalidContainerId):
         validate_id("abc\n")
@@ -235,6 +218,20 @@ STATE_VALUES = st.recursive(LEAVES, lambda inner: st.lists(inner, max_size=3) | 
     st.sampled_from(["pid", "start_time", "cgroup", "bundle", "rootfs", "created", "annotations", "ociVersion"]),
     STATE_VALUES, max_size=6).map(lambda d: json.dumps(d).encode()))
 def test_tampered_state_json_reads_cleanly(content: bytes) -> None:
+    # Known bug (test_corrupt_cgroup_record_of_a_live_init): `"pid": true` reads as a live
+    # pid with no start time, which reaches the same crash.
+    assume(b'"pid": true' not in content)
+    _read_tampered_state(content)
+
+
+def test_corrupt_cgroup_record_of_a_live_init() -> None:
+    from ociruntime.state.status import read_start_time
+
+    me = os.getpid()
+    _read_tampered_state(json.dumps({"pid": me, "start_time": read_start_time(me), "cgroup": [None]}).encode())
+
+
+def _read_tampered_state(content: bytes) -> None:
     root = tempfile.mkdtemp(prefix="ocifuzz-root-")
     try:
         cdir = ContainerDir(root, "tampered")
