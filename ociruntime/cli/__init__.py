@@ -26,6 +26,7 @@ GLOBAL_FLAGS = [
 VERBS = {
     "create": "create", "start": "start", "state": "state", "kill": "kill", "delete": "delete",
     "run": "run", "list": "list_", "spec": "spec", "features": "features", "exec": "exec",
+    "update": "update", "pause": "pause", "resume": "resume", "ps": "ps", "events": "events",
 }
 
 

@@ -1,0 +1,290 @@
+"""update / pause / resume / ps / events on real containers, read back from the cgroup files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from helpers import procs
+from helpers.containers import SLEEPER, create
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+# Counts as fast as it can into a file of the rootfs: a frozen container stops counting.
+COUNTER = 'echo ready; i=0; while :; do i=$((i+1)); echo $i > /tmp/count; done'
+
+
+def cgroup_dir(pid: int, controller: str) -> Path:
+    """The v1 cgroup directory of `pid` for `controller`, from /proc/<pid>/cgroup."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            return CGROUP_ROOT / controller / path.lstrip("/")
+    raise AssertionError(f"pid {pid} has no {controller} cgroup")
+
+
+def read(pid: int, controller: str, name: str) -> str:
+    return (cgroup_dir(pid, controller) / name).read_text().strip()
+
+
+def running(runtime, bundle, cid: str, script: str = SLEEPER, resources: dict | None = None):
+    bundle.sh(script)
+    if resources is not None:
+        bundle.config["linux"]["resources"] = resources
+    c = create(runtime, bundle, cid)
+    runtime.start(cid).ok()
+    c.wait_output("ready")
+    return c
+
+
+def finish(runtime, c) -> None:
+    runtime.kill(c.cid, "KILL").ok()
+    procs.wait_exit(c.pid)
+    runtime.delete(c.cid).ok()
+
+
+# --- update ----------------------------------------------------------------------------------
+
+def test_update_flags_change_the_cgroup_files(runtime, bundle, container_id):
+    c = running(runtime, bundle, container_id)
+    runtime.call("update", "--memory", "64m", "--memory-swap", "128m", "--pids-limit", "37",
+                 "--cpu-share", "345", container_id).ok()
+    assert read(c.pid, "memory", "memory.limit_in_bytes") == str(64 << 20)
+    assert read(c.pid, "memory", "memory.memsw.limit_in_bytes") == str(128 << 20)
+    assert read(c.pid, "pids", "pids.max") == "37"
+    assert read(c.pid, "cpu", "cpu.shares") == "345"
+    assert runtime.status(container_id) == "running"
+    finish(runtime, c)
+
+
+def test_update_cpu_quota_and_period(runtime, bundle, container_id):
+    c = running(runtime, bundle, container_id)
+    runtime.call("update", "--cpu-period", "200000", "--cpu-quota", "50000", container_id).ok()
+    assert read(c.pid, "cpu", "cpu.cfs_period_us") == "200000"
+    assert read(c.pid, "cpu", "cpu.cfs_quota_us") == "50000"
+    finish(runtime, c)
+
+
+def test_update_resources_from_file_and_stdin(runtime, bundle, container_id, test_dir):
+    c = running(runtime, bundle, container_id)
+    doc = test_dir / "resources.json"
+    doc.write_text(json.dumps({"pids": {"limit": 55}, "memory": {"limit": 50 << 20}}))
+    runtime.call("update", "-r", doc, container_id).ok()
+    assert read(c.pid, "pids", "pids.max") == "55"
+    assert read(c.pid, "memory", "memory.limit_in_bytes") == str(50 << 20)
+    runtime.call("update", "--resources", "-", container_id,
+                 stdin=json.dumps({"pids": {"limit": 66}})).ok()
+    assert read(c.pid, "pids", "pids.max") == "66"
+    assert read(c.pid, "memory", "memory.limit_in_bytes") == str(50 << 20)  # kept
+    finish(runtime, c)
+
+
+def test_update_keeps_earlier_limits_and_a_later_update_builds_on_them(runtime, bundle, container_id):
+    c = running(runtime, bundle, container_id, resources={"memory": {"limit": 40 << 20}})
+    assert read(c.pid, "memory", "memory.limit_in_bytes") == str(40 << 20)
+    runtime.call("update", "--pids-limit", "20", container_id).ok()
+    runtime.call("update", "--cpu-share", "700", container_id).ok()
+    assert read(c.pid, "memory", "memory.limit_in_bytes") == str(40 << 20)
+    assert read(c.pid, "pids", "pids.max") == "20"
+    assert read(c.pid, "cpu", "cpu.shares") == "700"
+    finish(runtime, c)
+
+
+def test_update_a_paused_container(runtime, bundle, container_id):
+    c = running(runtime, bundle, container_id)
+    runtime.call("pause", container_id).ok()
+    runtime.call("update", "--pids-limit", "21", container_id).ok()
+    assert read(c.pid, "pids", "pids.max") == "21"
+    runtime.call("resume", container_id).ok()
+    finish(runtime, c)
+
+
+def test_update_a_stopped_container_fails(runtime, bundle, container_id):
+    c = create(runtime, bundle, container_id)
+    runtime.start(container_id).ok()
+    procs.wait_exit(c.pid)
+    runtime.call("update", "--pids-limit", "10", container_id).failed("container not running")
+    runtime.delete(container_id).ok()
+
+
+def test_update_unknown_container(runtime, container_id):
+    runtime.call("update", "--pids-limit", "10", container_id).failed("container does not exist")
+
+
+def test_update_invalid_flag_value(runtime, bundle, container_id):
+    c = running(runtime, bundle, container_id)
+    runtime.call("update", "--memory", "lots", container_id).failed("invalid value for")
+    runtime.call("update", "--cpu-share", "-3", container_id).failed("invalid value for")
+    finish(runtime, c)
+
+
+def test_update_missing_resources_file(runtime, bundle, container_id, test_dir):
+    c = running(runtime, bundle, container_id)
+    runtime.call("update", "-r", test_dir / "nope.json", container_id).failed(
+        "no such file or directory")
+    finish(runtime, c)
+
+
+@pytest.mark.ours_only  # runc reports Go's decoder error; ours names the file and JSON path
+def test_update_invalid_resources_json_names_the_field(runtime, bundle, container_id):
+    c = running(runtime, bundle, container_id)
+    runtime.call("update", "-r", "-", container_id,
+                 stdin=json.dumps({"pids": {"limit": "many"}})).failed("pids.limit")
+    finish(runtime, c)
+
+
+@pytest.mark.ours_only  # runc keeps its copy in state.json; ours is the saved config.json
+def test_update_is_recorded_in_the_saved_config(runtime, bundle, container_id):
+    c = running(runtime, bundle, container_id, resources={"memory": {"limit": 40 << 20}})
+    runtime.call("update", "--pids-limit", "23", container_id).ok()
+    saved = json.loads((runtime.root / container_id / "config.json").read_text())
+    assert saved["linux"]["resources"]["pids"] == {"limit": 23}
+    assert saved["linux"]["resources"]["memory"]["limit"] == 40 << 20
+    finish(runtime, c)
+
+
+# --- pause / resume --------------------------------------------------------------------------
+
+def count(bundle) -> int:
+    text = (bundle.rootfs / "tmp" / "count").read_text().strip()
+    return int(text or 0)
+
+
+def wait_for_count_above(bundle, value: int) -> int:
+    deadline = time.monotonic() + procs.WAIT_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            now = count(bundle)
+        except (FileNotFoundError, ValueError):
+            now = value
+        if now > value:
+            return now
+        time.sleep(0.01)
+    raise AssertionError(f"counter never went above {value}")
+
+
+def test_paused_container_does_not_run_and_resumes(runtime, bundle, container_id):
+    c = running(runtime, bundle, container_id, script=COUNTER)
+    wait_for_count_above(bundle, 0)
+    runtime.call("pause", container_id).ok()
+    assert runtime.status(container_id) == "paused"
+    assert read(c.pid, "freezer", "freezer.state") == "FROZEN"
+    frozen_at = count(bundle)
+    time.sleep(0.3)   # a running counter advances thousands of times in this window
+    assert count(bundle) == frozen_at
+    assert runtime.list_json()[0]["status"] == "paused" or any(
+        e["id"] == container_id and e["status"] == "paused" for e in runtime.list_json())
+    runtime.call("resume", container_id).ok()
+    assert runtime.status(container_id) == "running"
+    assert read(c.pid, "freezer", "freezer.state") == "THAWED"
+    wait_for_count_above(bundle, frozen_at)
+    finish(runtime, c)
+
+
+def test_kill_and_delete_a_paused_container(runtime, bundle, container_id):
+    c = running(runtime, bundle, container_id)
+    runtime.call("pause", container_id).ok()
+    runtime.delete(container_id, force=True).ok()
+    procs.wait_exit(c.pid)
+    assert not runtime.exists(container_id)
+
+
+def test_resume_a_running_container_fails(runtime, bundle, container_id):
+    c = running(runtime, bundle, container_id)
+    runtime.call("resume", container_id).failed("container not paused")
+    finish(runtime, c)
+
+
+def test_pause_a_stopped_container_fails(runtime, bundle, container_id):
+    c = create(runtime, bundle, container_id)
+    runtime.start(container_id).ok()
+    procs.wait_exit(c.pid)
+    runtime.call("pause", container_id).failed("container not running")
+    runtime.call("resume", container_id).failed("container not paused")
+    runtime.delete(container_id).ok()
+
+
+def test_pause_resume_unknown_container(runtime, container_id):
+    runtime.call("pause", container_id).failed("container does not exist")
+    runtime.call("resume", container_id).failed("container does not exist")
+
+
+# --- ps --------------------------------------------------------------------------------------
+
+def test_ps_json_is_a_bare_array_of_the_pids(runtime, bundle, container_id):
+    c = running(runtime, bundle, container_id)
+    result = runtime.call("ps", "--format", "json", container_id).ok()
+    pids = json.loads(result.stdout_text())
+    assert isinstance(pids, list) and all(isinstance(p, int) for p in pids)
+    assert c.pid in pids
+    assert set(pids) == {int(p) for p in read(c.pid, "pids", "cgroup.procs").split()}
+    finish(runtime, c)
+
+
+def test_ps_table_filters_ps_output_to_the_container(runtime, bundle, container_id):
+    c = running(runtime, bundle, container_id)
+    result = runtime.call("ps", container_id, "-o", "pid,comm").ok()
+    lines = result.stdout_text().splitlines()
+    assert lines[0].split() == ["PID", "COMMAND"]
+    listed = {int(line.split()[0]) for line in lines[1:]}
+    assert c.pid in listed
+    assert listed <= {int(p) for p in read(c.pid, "pids", "cgroup.procs").split()}
+    default = runtime.call("ps", container_id).ok().stdout_text().splitlines()
+    assert "PID" in default[0].split() and len(default) == len(lines)
+    finish(runtime, c)
+
+
+def test_ps_bad_format(runtime, bundle, container_id):
+    c = running(runtime, bundle, container_id)
+    runtime.call("ps", "--format", "yaml", container_id).failed("invalid format option")
+    finish(runtime, c)
+
+
+def test_ps_unknown_container(runtime, container_id):
+    runtime.call("ps", container_id).failed("container does not exist")
+
+
+# --- events ----------------------------------------------------------------------------------
+
+def test_events_stats_matches_the_cgroup_files(runtime, bundle, container_id):
+    c = running(runtime, bundle, container_id,
+                resources={"memory": {"limit": 48 << 20}, "pids": {"limit": 30}})
+    out = runtime.call("events", "--stats", container_id).ok().stdout_text()
+    assert out.endswith("\n") and out.count("\n") == 1
+    event = json.loads(out)
+    assert event["type"] == "stats" and event["id"] == container_id
+    data = event["data"]
+    assert data["memory"]["usage"]["limit"] == 48 << 20
+    assert data["pids"]["limit"] == 30
+    assert data["pids"]["current"] == int(read(c.pid, "pids", "pids.current"))
+    assert data["memory"]["usage"]["max"] == int(read(c.pid, "memory", "memory.max_usage_in_bytes"))
+    usage = data["cpu"]["usage"]
+    assert 0 < usage["total"] <= int(read(c.pid, "cpuacct", "cpuacct.usage"))
+    finish(runtime, c)
+
+
+def test_events_stream_prints_stats_until_stopped(runtime, bundle, container_id):
+    c = running(runtime, bundle, container_id)
+    argv = [runtime.path, "--root", str(runtime.root), "events", "--interval", "100ms", container_id]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=runtime.env(), text=True)
+    try:
+        first = json.loads(proc.stdout.readline())  # type: ignore[union-attr]
+        second = json.loads(proc.stdout.readline())  # type: ignore[union-attr]
+    finally:
+        proc.kill()
+        proc.wait()
+    assert first["type"] == second["type"] == "stats"
+    assert first["id"] == container_id and "memory" in first["data"]
+    finish(runtime, c)
+
+
+def test_events_of_a_stopped_container_fails(runtime, bundle, container_id):
+    c = create(runtime, bundle, container_id)
+    runtime.start(container_id).ok()
+    procs.wait_exit(c.pid)
+    runtime.call("events", "--stats", container_id).failed(
+        f"container with id {container_id} is not running")
+    runtime.delete(container_id).ok()
