@@ -53,14 +53,17 @@ def _from_flags(options: dict) -> dict:
     from ociruntime.cgroups.cli_support import resources_from_flags
 
     given: dict[str, str] = {}
+    ignored = False
     for name in VALUE_FLAGS:
         value = options.get(name.replace("-", "_"))
         if value is None or value == "":
             continue
         if name in IGNORED_FLAGS:
-            log.logger.warning(f"Setting --{name} is ignored and will be removed")
+            ignored = True
             continue
         given[name] = str(value)
+    if ignored:
+        log.logger.warning("Kernel memory settings are ignored and will be removed")
     resources = resources_from_flags(given)
     memory = resources.get("memory") or {}
     # As runc: an unlimited memory limit without a swap value means unlimited swap too.

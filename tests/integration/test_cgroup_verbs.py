@@ -288,3 +288,48 @@ def test_events_of_a_stopped_container_fails(runtime, bundle, container_id):
     runtime.call("events", "--stats", container_id).failed(
         f"container with id {container_id} is not running")
     runtime.delete(container_id).ok()
+
+
+def test_pause_and_resume_a_created_container(runtime, bundle, container_id):
+    """runc 1.1 pauses a created container too; resume brings it back to created."""
+    bundle.sh(SLEEPER)
+    c = create(runtime, bundle, container_id)
+    runtime.call("pause", container_id).ok()
+    assert runtime.status(container_id) == "paused"
+    runtime.call("pause", container_id).failed("container not running")
+    runtime.call("resume", container_id).ok()
+    assert runtime.status(container_id) == "created"
+    runtime.delete(container_id, force=True).ok()
+    procs.wait_exit(c.pid)
+
+
+def test_update_kernel_memory_is_ignored_with_a_warning(runtime, bundle, container_id):
+    c = running(runtime, bundle, container_id)
+    before = read(c.pid, "memory", "memory.kmem.limit_in_bytes")
+    runtime.call("update", "--kernel-memory", "10m", container_id).ok()
+    assert "Kernel memory settings are ignored" in runtime.call(
+        "update", "--kernel-memory-tcp", "10m", container_id).ok().stderr_text()
+    assert read(c.pid, "memory", "memory.kmem.limit_in_bytes") == before
+    finish(runtime, c)
+
+
+def test_events_interval_must_be_positive(runtime, bundle, container_id):
+    c = running(runtime, bundle, container_id)
+    runtime.call("events", "--interval", "0s", container_id).failed(
+        "duration interval must be greater than 0")
+    finish(runtime, c)
+
+
+def test_ps_table_without_a_pid_column(runtime, bundle, container_id):
+    c = running(runtime, bundle, container_id)
+    runtime.call("ps", container_id, "-o", "comm").failed("couldn't find PID field in ps output")
+    finish(runtime, c)
+
+
+@pytest.mark.ours_only  # runc prints `null` for a stopped container's empty cgroup
+def test_ps_json_of_a_stopped_container_is_an_empty_array(runtime, bundle, container_id):
+    c = create(runtime, bundle, container_id)
+    runtime.start(container_id).ok()
+    procs.wait_exit(c.pid)
+    assert runtime.call("ps", "--format", "json", container_id).ok().stdout_text() == "[]\n"
+    runtime.delete(container_id).ok()
