@@ -116,8 +116,16 @@ def test_load_and_plan_hostile_sections(section: str, value: object, scratch_bun
 @given(destination=HOSTILE_TEXT, source=HOSTILE_TEXT, kind=HOSTILE_TEXT,
        options=st.lists(HOSTILE_TEXT, max_size=3))
 def test_hostile_mounts_plan_cleanly(destination, source, kind, options, scratch_bundle) -> None:
+    assume("\n" not in source)  # known bug: test_mount_source_with_newline_is_one_error_line
     document = copy.deepcopy(VALID_CONFIGS["spec-default"])
     document["mounts"].append({"destination": destination, "type": kind, "source": source, "options": options})
+    _only_oci_errors(lambda: _load_and_plan(json.dumps(document), scratch_bundle))
+
+
+@pytest.mark.xfail(strict=True, reason='rootfs/plan.py quotes the value as \'"\' + source + \'"\', not escaped')
+def test_mount_source_with_newline_is_one_error_line(scratch_bundle: str) -> None:
+    document = copy.deepcopy(VALID_CONFIGS["spec-default"])
+    document["mounts"].append({"destination": "/x", "type": "bind", "source": "\n", "options": ["bind"]})
     _only_oci_errors(lambda: _load_and_plan(json.dumps(document), scratch_bundle))
 
 
@@ -218,13 +226,11 @@ STATE_VALUES = st.recursive(LEAVES, lambda inner: st.lists(inner, max_size=3) | 
     st.sampled_from(["pid", "start_time", "cgroup", "bundle", "rootfs", "created", "annotations", "ociVersion"]),
     STATE_VALUES, max_size=6).map(lambda d: json.dumps(d).encode()))
 def test_tampered_state_json_reads_cleanly(content: bytes) -> None:
-    # Known bug (test_corrupt_cgroup_record_of_a_live_init): `"pid": true` reads as a live
-    # pid with no start time, which reaches the same crash.
-    assume(b'"pid": true' not in content)
     _read_tampered_state(content)
 
 
 def test_corrupt_cgroup_record_of_a_live_init() -> None:
+    """Found by the property above: `{"pid": true, "cgroup": [null]}` used to crash `state`."""
     from ociruntime.state.status import read_start_time
 
     me = os.getpid()
