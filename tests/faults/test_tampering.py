@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,42 @@ def test_force_delete_kills_a_stray_task_in_the_cgroup(runtime, bundle, containe
             stray.kill()
             stray.wait()
     assert leaks.container_traces(leak_scope, container_id) == []
+
+
+def test_init_killed_during_start(runtime, bundle, container_id, leak_scope):
+    """`start` is waiting for the exec (a startContainer hook is still running) when the init
+    is killed: start must return (no hang, no traceback), the container reads as stopped and
+    `delete` removes it."""
+    bundle.sh("echo started")
+    bundle.add_hook("startContainer", "/bin/sleep", ["sleep", "1000"])
+    c = create(runtime, bundle, container_id)
+    bundle.save()
+    err_path = runtime.io_dir / "start.err"
+    with open(err_path, "wb") as err:
+        start = subprocess.Popen([runtime.path, "--root", str(runtime.root), "start", container_id],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                 env=runtime.env())
+    try:
+        _wait_until(lambda: any(procs.cmdline(p)[:1] == ["sleep"] for p in procs.descendants(c.pid)))
+        os.kill(c.pid, signal.SIGKILL)
+        code = start.wait(timeout=30)
+    finally:
+        if start.poll() is None:
+            start.kill()
+            start.wait()
+    stderr = err_path.read_text()
+    assert "Traceback" not in stderr and stderr.count("\n") <= 1, stderr
+    assert code in (0, 1), (code, stderr)
+    assert procs.wait_exit(c.pid).signal == signal.SIGKILL
+    assert "started" not in c.output()  # the process never ran
+    assert runtime.status(container_id) == "stopped"
+    runtime.delete(container_id).ok()
+    assert leaks.container_traces(leak_scope, container_id) == []
+
+
+def _wait_until(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition never became true")
+        time.sleep(0.01)
