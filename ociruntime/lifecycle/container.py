@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from ociruntime.state import status as st
 from ociruntime.state.store import ContainerDir
 
 
-@dataclass
 class Container:
-    dir: ContainerDir
-    state: dict
+    __slots__ = ("dir", "state")
+
+    def __init__(self, dir: ContainerDir, state: dict) -> None:  # noqa: A002 - the state dir
+        self.dir = dir
+        self.state = state
 
     @property
     def id(self) -> str:

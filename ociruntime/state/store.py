@@ -11,7 +11,6 @@ import errno
 import fcntl
 import json
 import os
-import re
 
 from ociruntime.errors import ContainerExists, ContainerNotFound, InvalidContainerId, OciError
 
@@ -22,11 +21,16 @@ FIFO_FILE = "exec.fifo"
 # path -> fd of the flock this process holds on that container dir
 _HELD_LOCKS: dict[str, int] = {}
 
-_VALID_ID = re.compile(r"[\w+.-]+", re.ASCII)
+# runc's id rule, [0-9A-Za-z_+.-]+, as a set (importing re costs ~6 ms per verb)
+_ID_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_+.-")
+
+
+def _valid_id(text: str) -> bool:
+    return bool(text) and frozenset(text) <= _ID_CHARS
 
 
 def validate_id(container_id: str) -> None:
-    if not _VALID_ID.fullmatch(container_id) or container_id in (".", ".."):
+    if not _valid_id(container_id) or container_id in (".", ".."):
         raise InvalidContainerId()
 
 
@@ -161,4 +165,4 @@ def list_ids(root: str) -> list[str]:
         names = os.listdir(root)
     except FileNotFoundError:
         return []
-    return sorted(n for n in names if _VALID_ID.fullmatch(n) and os.path.isdir(os.path.join(root, n)))
+    return sorted(n for n in names if _valid_id(n) and os.path.isdir(os.path.join(root, n)))
