@@ -321,7 +321,6 @@ def _wait_for_start(fifo_fd: int) -> None:
 def _exec_user_process(plan: ContainerPlan, executable: str, hook_state: dict) -> None:
     from ociruntime.hooks import run_hooks
     from ociruntime.linux.exec import execve
-    from ociruntime.linux.system import close_range
     from ociruntime.security import credentials
 
     run_hooks(plan.hooks.get("startContainer", []), hook_state, "startContainer")
@@ -332,19 +331,32 @@ def _exec_user_process(plan: ContainerPlan, executable: str, hook_state: dict) -
         pass
     credentials.apply_user_and_capabilities(plan.credentials, seccomp_pending=plan.seccomp is not None)
     os.chdir(plan.cwd)
-    for sig in range(1, signal.NSIG):
-        try:
-            signal.signal(sig, signal.SIG_DFL)  # Python ignores SIGPIPE/SIGXFSZ; the process must not
-        except (OSError, ValueError):
-            pass
+    reset_signals()
     # Only 0-2 and the preserved fds survive exec (CVE-2024-21626): the rest become CLOEXEC,
     # which also keeps the exec fifo open until the exec itself (`start` waits for that).
-    first_closed = 3 + plan.preserve_fds
+    keep_only_stdio_and_preserved(plan.preserve_fds)
+    execve(executable, plan.args, plan.env, plan.seccomp,
+           capabilities=credentials.exec_capabilities(plan.credentials))
+
+
+def reset_signals() -> None:
+    """Default dispositions before exec: Python ignores SIGPIPE/SIGXFSZ; the process must not."""
+    for sig in range(1, signal.NSIG):
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+
+
+def keep_only_stdio_and_preserved(preserve_fds: int) -> None:
+    """Only 0-2 and the preserved fds survive exec (CVE-2024-21626): the rest become
+    close-on-exec, so fds that signal "exec happened" (fifo, channel) stay open until then."""
+    from ociruntime.linux.system import close_range
+
+    first_closed = 3 + preserve_fds
     for fd in range(3, first_closed):
         try:
             os.set_inheritable(fd, True)
         except OSError:
             pass
     close_range(first_closed, cloexec=True)
-    execve(executable, plan.args, plan.env, plan.seccomp,
-           capabilities=credentials.exec_capabilities(plan.credentials))

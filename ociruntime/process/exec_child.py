@@ -4,7 +4,6 @@ process that runs process.args inside them (so it is inside the PID namespace to
 from __future__ import annotations
 
 import os
-import signal
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,8 +82,12 @@ def exec_process(plan: ExecPlan, chan: Channel) -> None:
     stage = "2:EXEC"
     try:
         from ociruntime.linux.exec import execve
-        from ociruntime.linux.system import close_range
-        from ociruntime.process.child import find_executable, with_home
+        from ociruntime.process.child import (
+            find_executable,
+            keep_only_stdio_and_preserved,
+            reset_signals,
+            with_home,
+        )
         from ociruntime.security import credentials
 
         set_stage_name(stage, plan.container_id)
@@ -99,19 +102,9 @@ def exec_process(plan: ExecPlan, chan: Channel) -> None:
         credentials.apply_lsm(plan.credentials)
         credentials.apply_user_and_capabilities(plan.credentials, seccomp_pending=plan.seccomp is not None)
         os.chdir(plan.cwd)
-        for sig in range(1, signal.NSIG):
-            try:
-                signal.signal(sig, signal.SIG_DFL)
-            except (OSError, ValueError):
-                pass
+        reset_signals()
         chan.send("ready")
-        first_closed = 3 + plan.preserve_fds
-        for fd in range(3, first_closed):
-            try:
-                os.set_inheritable(fd, True)
-            except OSError:
-                pass
-        close_range(first_closed, cloexec=True)  # the channel too: EOF tells the parent we exec'd
+        keep_only_stdio_and_preserved(plan.preserve_fds)  # the channel too: EOF says we exec'd
         execve(executable, plan.args, plan.env, plan.seccomp,
                capabilities=credentials.exec_capabilities(plan.credentials))
     except BaseException as exc:  # noqa: BLE001
