@@ -98,7 +98,8 @@ def _fill(mnt: Path, files: int) -> None:
             os.close(fd)
 
 
-@pytest.mark.parametrize("exhausted", ["blocks", "inodes"])
+# runc 1.1.5 reports the "blocks" case as "unable to store init state: %!w(<nil>)".
+@pytest.mark.parametrize("exhausted", [pytest.param("blocks", marks=pytest.mark.ours_only), "inodes"])
 def test_root_on_full_tmpfs(exhausted, full_tmpfs, runtime, bundle, container_id, leak_scope):
     # blocks: the state dir can be made, its files cannot; inodes: not even the state dir.
     options = "size=64k,nr_inodes=64" if exhausted == "blocks" else "size=1m,nr_inodes=3"
@@ -109,7 +110,7 @@ def test_root_on_full_tmpfs(exhausted, full_tmpfs, runtime, bundle, container_id
     bundle.save()
     result = runtime.call("--root", root, "create", "--bundle", bundle.path, container_id, root=False)
     line = assert_one_line_error(result)
-    assert "No space left on device" in line, line
+    assert "no space left on device" in line.lower(), line
     assert os.listdir(root) == []
     assert leaks.container_traces(leak_scope, container_id) == []
     # Nothing to find afterwards, and nothing to crash on.
@@ -118,6 +119,7 @@ def test_root_on_full_tmpfs(exhausted, full_tmpfs, runtime, bundle, container_id
     runtime.call("--root", root, "delete", "--force", container_id, root=False).ok()
 
 
+@pytest.mark.ours_only  # runc 1.1.5 leaves the stray task and fails to remove the cgroup
 def test_force_delete_kills_a_stray_task_in_the_cgroup(runtime, bundle, container_id, leak_scope):
     """A host process that joined the container's cgroups (an exec leftover, a debugging
     session) would keep them busy: `delete --force` must kill it too, then remove them."""

@@ -150,6 +150,9 @@ def _recorded_pid(runtime: Runtime, cid: str) -> int:
         return 0
 
 
+# runc 1.1.5 fails this: a loser may say "exec fifo ... already exists" and remove the
+# winner's cgroup.
+@pytest.mark.ours_only
 def test_concurrent_creates_of_one_id(runtime, bundle, container_id, leak_scope):
     bundle.sh(SLEEPER)
     bundle.save()
