@@ -13,6 +13,8 @@ class OciError(Exception):
     code = "runtime.error"
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
+        # One line, always: values quoted from a config may hold newlines.
+        message = message.replace("\r", "\\r").replace("\n", "\\n")
         super().__init__(message)
         self.message = message
         if code is not None:

@@ -122,7 +122,6 @@ def test_hostile_mounts_plan_cleanly(destination, source, kind, options, scratch
     _only_oci_errors(lambda: _load_and_plan(json.dumps(document), scratch_bundle))
 
 
-@pytest.mark.xfail(strict=True, reason='rootfs/plan.py quotes the value as \'"\' + source + \'"\', not escaped')
 def test_mount_source_with_newline_is_one_error_line(scratch_bundle: str) -> None:
     document = copy.deepcopy(VALID_CONFIGS["spec-default"])
     document["mounts"].append({"destination": "/x", "type": "bind", "source": "\n", "options": ["bind"]})
