@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import select
 import subprocess
 import time
 from pathlib import Path
@@ -267,12 +269,9 @@ def test_events_stats_matches_the_cgroup_files(runtime, bundle, container_id):
 
 def test_events_stream_prints_stats_until_stopped(runtime, bundle, container_id):
     c = running(runtime, bundle, container_id)
-    argv = [runtime.path, "--root", str(runtime.root), "events", "--interval", "100ms", container_id]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=runtime.env(), text=True)
+    proc = _events_stream(runtime, container_id, "100ms")
     try:
-        first = json.loads(proc.stdout.readline())  # type: ignore[union-attr]
-        second = json.loads(proc.stdout.readline())  # type: ignore[union-attr]
+        first, second = next_event(proc), next_event(proc)
     finally:
         proc.kill()
         proc.wait()
@@ -332,4 +331,62 @@ def test_ps_json_of_a_stopped_container_is_an_empty_array(runtime, bundle, conta
     runtime.start(container_id).ok()
     procs.wait_exit(c.pid)
     assert runtime.call("ps", "--format", "json", container_id).ok().stdout_text() == "[]\n"
+    runtime.delete(container_id).ok()
+
+
+def _events_stream(runtime, cid: str, interval: str) -> subprocess.Popen:
+    argv = [runtime.path, "--root", str(runtime.root), "events", "--interval", interval, cid]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env=runtime.env(), bufsize=0)
+
+
+def next_event(proc: subprocess.Popen) -> dict:
+    """The next JSON line of an `events` stream (unbuffered, so select() sees every byte)."""
+    line = b""
+    while not line.endswith(b"\n"):
+        ready, _, _ = select.select([proc.stdout], [], [], procs.WAIT_TIMEOUT)
+        assert ready, f"no event within {procs.WAIT_TIMEOUT}s; so far {line!r}"
+        chunk = os.read(proc.stdout.fileno(), 1)  # type: ignore[union-attr]
+        assert chunk, f"events exited; so far {line!r}"
+        line += chunk
+    return json.loads(line)
+
+
+def test_events_reports_an_oom_kill(runtime, bundle, container_id):
+    # `tail` keeps a newline-free stream in memory: it outgrows the 16 MiB limit and is killed.
+    c = running(runtime, bundle, container_id,
+                script=("echo ready; while [ ! -e /tmp/go ]; do sleep 0.05; done; "
+                        "head -c 200m /dev/zero | tail; sleep 100"),
+                resources={"memory": {"limit": 16 << 20, "swap": 16 << 20}})
+    proc = _events_stream(runtime, container_id, "1s")  # runc prints the first after 1s
+    try:
+        first = next_event(proc)
+        assert first["type"] == "stats"
+        (bundle.rootfs / "tmp" / "go").write_text("go\n")
+        while True:
+            event = next_event(proc)
+            if event["type"] == "oom":
+                break
+    finally:
+        proc.kill()
+        proc.wait()
+    assert event == {"type": "oom", "id": container_id}
+    oom_control = dict(line.split() for line in read(c.pid, "memory", "memory.oom_control").splitlines())
+    assert int(oom_control["oom_kill"]) >= 1
+    finish(runtime, c)
+
+
+@pytest.mark.ours_only  # runc streams until the cgroup is removed (delete), not until the init dies
+def test_events_stream_ends_when_the_container_stops(runtime, bundle, container_id):
+    c = running(runtime, bundle, container_id)
+    proc = _events_stream(runtime, container_id, "100ms")
+    try:
+        next_event(proc)
+        runtime.kill(container_id, "KILL").ok()
+        procs.wait_exit(c.pid)
+        assert proc.wait(timeout=procs.WAIT_TIMEOUT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     runtime.delete(container_id).ok()
