@@ -390,3 +390,28 @@ def test_events_stream_ends_when_the_container_stops(runtime, bundle, container_
             proc.kill()
             proc.wait()
     runtime.delete(container_id).ok()
+
+
+def test_update_cpuset(runtime, bundle, container_id):
+    c = running(runtime, bundle, container_id)
+    runtime.call("update", "--cpuset-cpus", "0", "--cpuset-mems", "0", container_id).ok()
+    assert read(c.pid, "cpuset", "cpuset.cpus") == "0"
+    assert read(c.pid, "cpuset", "cpuset.mems") == "0"
+    finish(runtime, c)
+
+
+def test_update_without_an_id(runtime):
+    runtime.call("update", "--pids-limit", "5").failed()
+
+
+def test_update_memory_reservation_and_unlimited_memory(runtime, bundle, container_id):
+    c = running(runtime, bundle, container_id,
+                resources={"memory": {"limit": 40 << 20, "swap": 80 << 20}})
+    runtime.call("update", "--memory-reservation", "10m", container_id).ok()
+    assert read(c.pid, "memory", "memory.soft_limit_in_bytes") == str(10 << 20)
+    # As runc: --memory -1 alone makes swap unlimited too (else the write order would fail).
+    runtime.call("update", "--memory", "-1", container_id).ok()
+    unlimited = read(c.pid, "memory", "memory.limit_in_bytes")
+    assert int(unlimited) > 1 << 60
+    assert read(c.pid, "memory", "memory.memsw.limit_in_bytes") == unlimited
+    finish(runtime, c)
