@@ -25,6 +25,7 @@ from ociruntime.lifecycle.state import state as state_verb
 from ociruntime.process.plan import build_plan
 from ociruntime.spec.load import parse_config
 from ociruntime.state.store import ContainerDir, validate_id
+from helpers.mutation import mutated_documents
 from unit.test_spec_corpus import VALID_CONFIGS
 
 SETTINGS = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "100")), deadline=None,
@@ -45,30 +46,9 @@ JSON = st.recursive(LEAVES, lambda inner: st.lists(inner, max_size=4) | st.dicti
                     max_leaves=12)
 
 
-def _paths(node: object, prefix: tuple = ()) -> list[tuple]:
-    found = [prefix]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += _paths(value, prefix + (key,))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found += _paths(value, prefix + (index,))
-    return found
-
-
-@st.composite
-def mutated_configs(draw: st.DrawFn) -> dict:
-    """A valid config with one to three subtrees replaced by hostile values."""
-    document = copy.deepcopy(VALID_CONFIGS[draw(st.sampled_from(sorted(VALID_CONFIGS)))])
-    for _ in range(draw(st.integers(min_value=1, max_value=3))):
-        path = draw(st.sampled_from(_paths(document)))
-        if not path:
-            continue
-        node = document
-        for part in path[:-1]:
-            node = node[part]
-        node[path[-1]] = draw(JSON)
-    return document
+def mutated_configs() -> st.SearchStrategy:
+    """A valid config with one to three subtrees replaced by arbitrary values."""
+    return mutated_documents(VALID_CONFIGS, JSON)
 
 
 @pytest.fixture(scope="module")

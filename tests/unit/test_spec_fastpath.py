@@ -19,6 +19,7 @@ from ociruntime.errors import ConfigError
 from ociruntime.spec import compile_schema, validate
 from ociruntime.spec.load import parse_config
 from ociruntime.spec.schemas import load_schema, schema_crc
+from helpers.mutation import value_paths
 from unit.test_spec_corpus import INVALID_CONFIGS, VALID_CONFIGS, runtime_tools_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,18 +86,6 @@ json_values = st.recursive(
 )
 
 
-def _paths(node: object, prefix: tuple = ()) -> list[tuple]:
-    """Every path to a value inside a document."""
-    found = [prefix]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += _paths(value, prefix + (key,))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found += _paths(value, prefix + (index,))
-    return found
-
-
 def _replace(document: object, path: tuple, value: object) -> object:
     if not path:
         return value
@@ -112,7 +101,7 @@ def _replace(document: object, path: tuple, value: object) -> object:
 def mutated_configs(draw: st.DrawFn) -> object:
     """A valid config with one subtree replaced by arbitrary JSON (or one key dropped)."""
     base = VALID_CONFIGS[draw(st.sampled_from(sorted(VALID_CONFIGS)))]
-    path = draw(st.sampled_from(_paths(base)))
+    path = draw(st.sampled_from(value_paths(base)))
     if path and draw(st.booleans()):
         document = copy.deepcopy(base)
         node = document

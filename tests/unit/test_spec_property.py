@@ -3,7 +3,6 @@ one-line ConfigError, never anything else."""
 
 from __future__ import annotations
 
-import copy
 import json
 
 from hypothesis import HealthCheck, given, settings
@@ -11,6 +10,7 @@ from hypothesis import strategies as st
 
 from ociruntime.errors import ConfigError
 from ociruntime.spec.load import load_resources, parse_config, parse_process
+from helpers.mutation import mutated_documents
 from unit.test_spec_corpus import VALID_CONFIGS
 
 KEYS = st.sampled_from(["ociVersion", "process", "root", "linux", "namespaces", "type", "path", "cwd", "args", "mounts",
@@ -45,30 +45,9 @@ def test_arbitrary_bytes(data: bytes) -> None:
     _only_config_errors(lambda: parse_config(data))
 
 
-def _paths(node: object, prefix: tuple = ()) -> list[tuple]:
-    found = [prefix]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += _paths(value, prefix + (key,))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found += _paths(value, prefix + (index,))
-    return found
-
-
-@st.composite
-def near_valid_configs(draw: st.DrawFn) -> object:
-    """A valid config with a few subtrees replaced: reaches the semantic checks."""
-    document = copy.deepcopy(VALID_CONFIGS[draw(st.sampled_from(sorted(VALID_CONFIGS)))])
-    for _ in range(draw(st.integers(min_value=1, max_value=3))):
-        path = draw(st.sampled_from(_paths(document)))
-        if not path:
-            continue
-        node = document
-        for part in path[:-1]:
-            node = node[part]
-        node[path[-1]] = draw(JSON)
-    return document
+def near_valid_configs() -> st.SearchStrategy:
+    """A valid config with one to three subtrees replaced by arbitrary values."""
+    return mutated_documents(VALID_CONFIGS, JSON)
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
