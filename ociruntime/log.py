@@ -6,10 +6,11 @@ keeps the last "error" entry; podman reads a single object). Errors always reach
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
+
+from ociruntime.state import jsonfast
 
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
@@ -26,9 +27,9 @@ class Logger:
             record = {"level": level, "msg": msg, "time": stamp}
             if code:
                 record["code"] = code
-            return json.dumps(record, separators=(",", ":")) + "\n"
+            return jsonfast.dumps(record) + "\n"
         extra = f" code={code}" if code else ""
-        return f"time=\"{stamp}\" level={level} msg={json.dumps(msg)}{extra}\n"
+        return f"time=\"{stamp}\" level={level} msg={jsonfast.dumps(msg)}{extra}\n"
 
     def log(self, level: str, msg: str, code: str | None = None) -> None:
         if _LEVELS[level] < self.min_level:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import json
 import os
 
 from ociruntime.errors import ContainerExists, ContainerNotFound, InvalidContainerId, OciError
+from ociruntime.state import jsonfast
 
 STATE_FILE = "state.json"
 CONFIG_FILE = "config.json"
@@ -110,7 +110,7 @@ class ContainerDir:
             raise OciError(f"container {self.id}: state.json is missing (creation was interrupted?)",
                            code="state.corrupt") from None
         try:
-            state = json.loads(data)
+            state = jsonfast.loads(data)
         except ValueError:
             raise OciError(f"container {self.id}: state.json is corrupt", code="state.corrupt") from None
         if not _state_shape_ok(state):
@@ -118,14 +118,14 @@ class ContainerDir:
         return state
 
     def write_state(self, state: dict) -> None:
-        write_atomic(self.file(STATE_FILE), json.dumps(state).encode())
+        write_atomic(self.file(STATE_FILE), jsonfast.dumps(state).encode())
 
     def read_config(self) -> dict:
         with open(self.file(CONFIG_FILE), "rb") as fh:
-            return json.loads(fh.read())
+            return jsonfast.loads(fh.read())
 
     def write_config(self, config: dict) -> None:
-        write_atomic(self.file(CONFIG_FILE), json.dumps(config).encode())
+        write_atomic(self.file(CONFIG_FILE), jsonfast.dumps(config).encode())
 
     def fifo_exists(self) -> bool:
         return os.path.exists(self.file(FIFO_FILE))

@@ -1,0 +1,74 @@
+"""JSON for the hot path without importing the json package.
+
+`import json` pulls in `re` and costs ~10 ms per verb here; the C scanner and string encoder
+of the `_json` builtin module do the work json itself would do. Used for state.json, the
+`state` output and log records; anything else may keep using json.
+"""
+
+from __future__ import annotations
+
+import _json
+
+
+class _ScanContext:
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    memo: dict = {}
+
+    @staticmethod
+    def parse_constant(name: str) -> float:
+        raise ValueError(f"invalid JSON constant {name}")
+
+
+_scan = _json.make_scanner(_ScanContext())
+_WHITESPACE = " \t\n\r"
+
+
+def loads(text: str | bytes) -> object:
+    """Parse one JSON document; ValueError (as json does) when it is not exactly one."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    start = len(text) - len(text.lstrip(_WHITESPACE))
+    try:
+        value, end = _scan(text, start)
+    except (StopIteration, ValueError, SystemError):
+        # The C scanner builds its error from json.decoder, which we never imported: it
+        # then fails without an exception set (SystemError). Either way: not JSON.
+        raise ValueError("not a JSON document") from None
+    if text[end:].strip(_WHITESPACE):
+        raise ValueError("extra data after the JSON document")
+    return value
+
+
+def dumps(value: object, indent: int | None = None, _level: int = 0) -> str:
+    """Encode dicts, lists, strings, numbers, booleans and None (what our state holds)."""
+    if isinstance(value, str):
+        return _json.encode_basestring_ascii(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        return float.__repr__(value)
+    if isinstance(value, dict):
+        items = [f"{dumps(str(k))}: {dumps(v, indent, _level + 1)}" for k, v in value.items()]
+        return _wrap("{", "}", items, indent, _level)
+    if isinstance(value, (list, tuple)):
+        return _wrap("[", "]", [dumps(v, indent, _level + 1) for v in value], indent, _level)
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def _wrap(opening: str, closing: str, items: list[str], indent: int | None, level: int) -> str:
+    if not items:
+        return opening + closing
+    if indent is None:
+        return opening + ", ".join(items) + closing
+    inner = "\n" + " " * (indent * (level + 1))
+    return opening + inner + ("," + inner).join(items) + "\n" + " " * (indent * level) + closing
