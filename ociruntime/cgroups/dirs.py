@@ -77,16 +77,22 @@ def rmdir_quiet(d: str) -> None:
         pass
 
 
-def remove_tree(d: str, deadline: float) -> int:
-    """rmdir d and any sub-cgroups (made inside the container); retry EBUSY until deadline."""
+def _rmdir(d: str) -> int:
+    """0 when d is gone (removed now or before), else the errno."""
     try:
         os.rmdir(d)
-        return 0
     except FileNotFoundError:
-        return 0
+        pass
     except OSError as e:
-        if e.errno != errno.EBUSY:
-            return e.errno or errno.EIO
+        return e.errno or errno.EIO
+    return 0
+
+
+def remove_tree(d: str, deadline: float) -> int:
+    """rmdir d and any sub-cgroups (made inside the container); retry EBUSY until deadline."""
+    err = _rmdir(d)
+    if err != errno.EBUSY:
+        return err
     try:
         with os.scandir(d) as it:
             children = [e.path for e in it if e.is_dir(follow_symlinks=False)]
@@ -98,16 +104,9 @@ def remove_tree(d: str, deadline: float) -> int:
             return err
     delay = 0.001
     while True:
-        try:
-            os.rmdir(d)
-            return 0
-        except FileNotFoundError:
-            return 0
-        except OSError as e:
-            if e.errno != errno.EBUSY:
-                return e.errno or errno.EIO
-        if time.monotonic() >= deadline:
-            return errno.EBUSY
+        err = _rmdir(d)
+        if err != errno.EBUSY or time.monotonic() >= deadline:
+            return err
         time.sleep(delay)
         delay = min(delay * 2, 0.1)
 

@@ -166,16 +166,17 @@ def blkio(d: str, b: dict, f: Fields, *, updating: bool) -> None:
             _set(d, name, f"{td['major']}:{td['minor']} {td['rate']}", f"blockIO.{key}[{i}]", f)
 
 
-def hugetlb(d: str, limits: list, f: Fields, *, updating: bool) -> None:
+def hugetlb(d: str, limits: list, f: Fields, *, updating: bool, suffix: str = "limit_in_bytes") -> None:
+    """hugetlb.<size>.<suffix> (v1: limit_in_bytes, v2: max), and the .rsvd. twin where the
+    kernel has reservation accounting (5.7+), which is the better limit."""
     skip_rsvd = False
     for i, item in enumerate(limits):
         prefix, value = f"hugetlb.{item['pageSize']}", str(item["limit"])
-        _set(d, prefix + ".limit_in_bytes", value, f"hugepageLimits[{i}].limit", f)
+        _set(d, f"{prefix}.{suffix}", value, f"hugepageLimits[{i}].limit", f)
         if skip_rsvd:
             continue
-        # Reservation accounting (5.7+) is the better limit; older kernels lack it.
-        if cgfile.exists(d, prefix + ".rsvd.limit_in_bytes"):
-            _set(d, prefix + ".rsvd.limit_in_bytes", value, f"hugepageLimits[{i}].limit", f)
+        if cgfile.exists(d, f"{prefix}.rsvd.{suffix}"):
+            _set(d, f"{prefix}.rsvd.{suffix}", value, f"hugepageLimits[{i}].limit", f)
         else:
             skip_rsvd = True
 

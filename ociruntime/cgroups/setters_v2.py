@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import errno
 
-from ociruntime.cgroups import cgfile, convert
+from ociruntime.cgroups import cgfile, convert, setters_v1
 from ociruntime.cgroups.cgfile import Fields
 from ociruntime.cgroups.setters_v1 import check_memory_usage, rdma  # noqa: F401 (re-export)
 
@@ -105,16 +105,7 @@ def io(d: str, b: dict, f: Fields, *, updating: bool) -> None:
 
 
 def hugetlb(d: str, limits: list, f: Fields, *, updating: bool) -> None:
-    skip_rsvd = False
-    for i, item in enumerate(limits):
-        prefix, value = f"hugetlb.{item['pageSize']}", str(item["limit"])
-        _set(d, prefix + ".max", value, f"hugepageLimits[{i}].limit", f)
-        if skip_rsvd:
-            continue
-        if cgfile.exists(d, prefix + ".rsvd.max"):
-            _set(d, prefix + ".rsvd.max", value, f"hugepageLimits[{i}].limit", f)
-        else:
-            skip_rsvd = True
+    setters_v1.hugetlb(d, limits, f, updating=updating, suffix="max")
 
 
 def unified(d: str, values: dict, f: Fields, *, updating: bool) -> None:
