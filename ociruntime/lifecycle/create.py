@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 
 from ociruntime import faults
 from ociruntime.errors import OciError
+from ociruntime.records import record
 from ociruntime.state.store import FIFO_FILE, ContainerDir, validate_id, write_atomic
 
 
-@dataclass
+@record
 class CreateOptions:
     root: str
     container_id: str
@@ -26,7 +26,7 @@ class CreateOptions:
     detach: bool = True
 
 
-@dataclass
+@record
 class Created:
     init_pid: int
     # Foreground terminal (`run` without -d): the pty master, for the caller to proxy and close.

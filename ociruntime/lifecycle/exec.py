@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 from ociruntime.errors import ContainerStateError, OciError
 from ociruntime.lifecycle.container import load
+from ociruntime.records import Factory, record
 from ociruntime.state import status as st
 from ociruntime.state.store import write_atomic
 
 
-@dataclass
+@record
 class ExecOptions:
     root: str
     container_id: str
     process: dict | None = None  # a process.json object; else built from the fields below
-    args: list[str] = field(default_factory=list)
-    env: list[str] = field(default_factory=list)
+    args: list[str] = Factory(list)
+    env: list[str] = Factory(list)
     cwd: str | None = None
     user: str | None = None
-    additional_gids: list[int] = field(default_factory=list)
-    caps: list[str] = field(default_factory=list)
+    additional_gids: list[int] = Factory(list)
+    caps: list[str] = Factory(list)
     no_new_privs: bool = False
     tty: bool = False
     apparmor: str | None = None

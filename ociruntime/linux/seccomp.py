@@ -11,9 +11,9 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from ociruntime.linux._lib import check, ffi, fsencode, lib, os_error
+from ociruntime.records import record
 
 # Actions (libseccomp SCMP_ACT_*; ERRNO and TRACE carry data, see act_errno/act_trace)
 ACT_KILL_PROCESS: int = lib.SCMP_ACT_KILL_PROCESS
@@ -177,7 +177,7 @@ class Filter:
 USER_NOTIF_FLAG_CONTINUE: int = lib.SECCOMP_USER_NOTIF_FLAG_CONTINUE
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Notification:
     """One intercepted syscall, as read from a listener fd."""
 

@@ -4,18 +4,18 @@ process that runs process.args inside them (so it is inside the PID namespace to
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any
 
 from ociruntime.process.channel import Channel, error_record
 from ociruntime.process.names import set_stage_name
+from ociruntime.records import record
 
 # Join order: user first (it grants the rights for the others), mount last but one so
 # the /proc/<pid>/ns paths stay reachable until the fds are open anyway, time last.
 JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "mount", "time")
 
 
-@dataclass
+@record
 class ExecPlan:
     container_id: str
     init_pid: int
@@ -36,7 +36,6 @@ def exec_stage1(plan: ExecPlan, chan: Channel) -> None:
         import prctl
 
         from ociruntime.linux import namespaces as ns
-
         from ociruntime.security.credentials import apply_oom_score_adj
 
         apply_oom_score_adj(plan.credentials)

@@ -6,13 +6,13 @@ See ociruntime/process/channel.py for the message protocol and child.py for the 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from ociruntime.process.channel import Channel
 from ociruntime.process.plan import ContainerPlan
+from ociruntime.records import record
 
 
-@dataclass
+@record
 class SpawnResult:
     init_pid: int
 

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 from ociruntime.errors import ConfigError
+from ociruntime.records import Factory, record
 
 
-@dataclass
+@record
 class NamespaceSpec:
     type: str
     path: str | None  # join this namespace; None means create a new one
 
 
-@dataclass
+@record
 class ContainerPlan:
     container_id: str
     bundle: str
@@ -38,7 +38,7 @@ class ContainerPlan:
     no_pivot: bool = False
     no_new_keyring: bool = False
     preserve_fds: int = 0
-    extra_fds: list[int] = field(default_factory=list)
+    extra_fds: list[int] = Factory(list)
     # process.terminal: the socket the init sends the pty master over (-1: no terminal),
     # inherited across fork and closed by the init; (rows, cols) from process.consoleSize.
     console_fd: int = -1

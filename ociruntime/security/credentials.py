@@ -28,16 +28,16 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass
 
 from ociruntime.errors import ConfigError, KernelError, OciError, UnsupportedError
+from ociruntime.records import record
 from ociruntime.security.capabilities import CapabilitySets
 from ociruntime.security.rlimits import Rlimit
 
 _ID_MAX = 2**32 - 2  # (uid_t)-1 means "unchanged" to the kernel
 
 
-@dataclass  # not frozen: a frozen dataclass costs twice as much to import, per verb
+@record
 class ProcessCredentials:
     uid: int = 0
     gid: int = 0

@@ -31,14 +31,12 @@ without a listener).
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
+from ociruntime import log
 from ociruntime.errors import ConfigError, UnsupportedError
-
-log = logging.getLogger(__name__)
+from ociruntime.records import record
 
 BASE_PATH = "linux.seccomp"
 EPERM = 1
@@ -101,7 +99,7 @@ MAX_ARG_INDEX = 5
 UINT64_MAX = 2**64 - 1
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SeccompProgram:
     """A compiled filter: BPF bytes and the exact flags word for seccomp(2)
     (SECCOMP_FILTER_FLAG_NEW_LISTENER included when needs_listener)."""
@@ -111,14 +109,14 @@ class SeccompProgram:
     listener_path: str = ""
     listener_metadata: str = ""
     needs_listener: bool = False
-    ignored_syscalls: tuple[str, ...] = field(default=())
+    ignored_syscalls: tuple[str, ...] = ()
 
     @property
     def instructions(self) -> int:
         return len(self.bpf) // 8
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Rule:
     path: str
     name: str
@@ -334,7 +332,7 @@ def _build(default_action: int, archs: list[int], rules: list[_Rule]) -> tuple[b
             number = scmp.resolve_syscall(rule.name)
             if number is None:
                 if rule.name not in ignored:
-                    log.debug("unknown seccomp syscall %r ignored", rule.name)
+                    log.logger.debug(f"unknown seccomp syscall {rule.name!r} ignored")
                     ignored.append(rule.name)
                 continue
             try:
