@@ -52,19 +52,29 @@ static int raise_effective_to_permitted(void)
     return caps_set(permitted, permitted, inheritable);
 }
 
-static int set_ambient(uint64_t ambient)
+int ocr_cap_ambient_set(uint64_t mask, int *failed_cap)
 {
     unsigned long cap;
 
+    *failed_cap = -1;
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
         return -errno;
     for (cap = 0; cap < 64; cap++) {
-        if (!(ambient & (1ULL << cap)))
+        if (!(mask & (1ULL << cap)))
             continue;
-        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) {
+            *failed_cap = (int)cap;
             return -errno;
+        }
     }
     return 0;
+}
+
+static int set_ambient(uint64_t ambient)
+{
+    int failed_cap;
+
+    return ocr_cap_ambient_set(ambient, &failed_cap);
 }
 
 int ocr_execve(const char *path, char *const argv[], char *const envp[],

@@ -98,6 +98,12 @@ enum ocr_exec_step {
     OCR_STEP_AMBIENT = 4,
     OCR_STEP_EXECVE = 5
 };
+
+/* Make the ambient capability set exactly `mask` (clear, then raise each bit). Each
+ * capability must already be in the permitted and inheritable sets. -errno on failure;
+ * *failed_cap is the capability that could not be raised, or -1 for the clear. */
+int ocr_cap_ambient_set(uint64_t mask, int *failed_cap);
+
 int ocr_execve(const char *path, char *const argv[], char *const envp[],
                const void *bpf, size_t bpf_len, unsigned int seccomp_flags,
                int notify_fd, const struct ocr_capsets *caps,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 
 from ociruntime.linux._lib import check, ffi, fsencode, lib, os_error
 
@@ -87,3 +88,12 @@ def close_range(first: int, last: int = MAX_FD, cloexec: bool = False) -> None:
     ret = lib.ocr_close_range(first, min(last, MAX_FD), flags)
     if ret < 0:
         check(ret, f"close_range {first}..{last}{' cloexec' if cloexec else ''}")
+
+
+def set_ambient_capabilities(mask: int) -> None:
+    """Make the ambient set exactly the bits of `mask`. OSError names the step that failed:
+    its `filename` is None for the clear, else the capability number that could not be raised."""
+    failed = ffi.new("int *")
+    ret = lib.ocr_cap_ambient_set(mask, failed)
+    if ret < 0:
+        raise OSError(-ret, os.strerror(-ret), None if failed[0] < 0 else str(failed[0]))

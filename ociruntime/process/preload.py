@@ -7,7 +7,7 @@ import importlib
 import os
 
 _PACKAGES = ("linux", "security", "rootfs", "hooks", "process")
-_STDLIB = ("select", "socket", "ctypes", "resource", "re", "stat", "fcntl", "struct", "json",
+_STDLIB = ("select", "socket", "resource", "re", "stat", "fcntl", "struct", "json",
            "signal", "errno", "pwd", "grp")
 
 
