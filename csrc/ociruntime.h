@@ -21,6 +21,7 @@
 
 /* System headers that define the constants listed in constants.cdef. */
 #include <fcntl.h>
+#include <linux/bpf.h>
 #include <linux/close_range.h>
 #include <linux/keyctl.h>
 #include <linux/magic.h>
@@ -108,6 +109,20 @@ int ocr_execve(const char *path, char *const argv[], char *const envp[],
                const void *bpf, size_t bpf_len, unsigned int seccomp_flags,
                int notify_fd, const struct ocr_capsets *caps,
                int *failed_step);
+
+/* bpf.c: bpf(2) for cgroup v2 device control (BPF_PROG_TYPE_CGROUP_DEVICE).
+ * insns/len: struct bpf_insn array, len in bytes. log/log_size: the verifier
+ * log buffer (log_size 0 for none). query: *count is the room in ids on input
+ * and the number attached on output (-ENOSPC if that is more than the room). */
+int ocr_bpf_load_cgroup_device(const void *insns, size_t len, const char *license,
+                               const char *name, char *log, uint32_t log_size);
+int ocr_bpf_prog_attach(int target_fd, int prog_fd, uint32_t attach_type, uint32_t flags);
+int ocr_bpf_prog_detach(int target_fd, int prog_fd, uint32_t attach_type);
+int ocr_bpf_prog_query(int target_fd, uint32_t attach_type, uint32_t *attach_flags,
+                       uint32_t *ids, uint32_t *count);
+int ocr_bpf_prog_get_fd_by_id(uint32_t id);
+int ocr_bpf_prog_info(int prog_fd, uint32_t *id, uint32_t *prog_type, char *name,
+                      size_t name_len);
 
 /* CFFI-CDEF-END */
 
