@@ -3,17 +3,19 @@
 The program follows runc's devicefilter (itself from crun): read the access type, major
 and minor from struct bpf_cgroup_dev_ctx, then one block per emulated exception that
 returns the non-default verdict on a match, and the default verdict at the end. The
-generator is pure (bytes out); loading and attaching need bpf(2) from the C extension.
+generator is pure (bytes out); loading and attaching go through ociruntime.linux.bpf.
 """
 
 from __future__ import annotations
 
+import os
 import struct
 
+from ociruntime.cgroups.cgfile import CONFIG_FIELDS, Fields
 from ociruntime.cgroups.devices import WILDCARD, Emulator
-from ociruntime.errors import UnsupportedError
 
-LICENSE = "Apache"
+LICENSE = "Apache"            # as runc
+PROGRAM_NAME = "ocirt_devices"  # how update and delete tell our programs from others'
 
 # Opcodes (linux/bpf_common.h, linux/bpf.h).
 _LDX_MEM_W = 0x61      # BPF_LDX | BPF_MEM | BPF_W
@@ -89,17 +91,93 @@ def _s32(value: int) -> int:
     return value - (1 << 32) if value >= 1 << 31 else value
 
 
-def load_and_attach(cgroup_dir: str, emu: Emulator) -> None:
-    """Load the program and attach it to cgroup_dir (replacing ours from before).
+def load_and_attach(cgroup_dir: str, emu: Emulator, field: str = "devices",
+                    fields: Fields = CONFIG_FIELDS) -> int:
+    """Load the program for `emu` and make it the device program of cgroup_dir.
 
-    Needs ociruntime.linux.bpf (bpf(2) in the C extension), which does not exist yet.
+    runc's order: attach the new program with BPF_F_ALLOW_MULTI first, then detach the
+    older programs of ours (by name), so the cgroup is never without a device filter.
+    Programs attached by others stay (with ALLOW_MULTI every program must allow an
+    access). Returns the new program's id. Errors name the field and the directory.
     """
+    from ociruntime.linux import bpf
+
     code = program(emu)
     try:
-        from ociruntime.linux import bpf  # type: ignore[attr-defined]
-    except ImportError:
-        raise UnsupportedError(
-            "cgroup v2 device rules need bpf(2) (BPF_PROG_LOAD of a BPF_PROG_TYPE_CGROUP_DEVICE "
-            "program, BPF_PROG_ATTACH with BPF_CGROUP_DEVICE), which this build does not "
-            "provide yet") from None
-    bpf.attach_cgroup_device_program(cgroup_dir, code, LICENSE)
+        dir_fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as e:
+        raise fields.error(field, f"cannot open cgroup {cgroup_dir}: {os.strerror(e.errno)}") from e
+    try:
+        try:
+            prog_fd = bpf.load_cgroup_device(code, LICENSE, PROGRAM_NAME)
+        except OSError as e:
+            raise fields.error(field, f"cannot load the device program for {cgroup_dir}: {e.strerror}") from e
+        try:
+            try:
+                old = our_programs(dir_fd)
+            except OSError as e:
+                raise fields.error(field, f"cannot list the device programs of {cgroup_dir}: "
+                                          f"{e.strerror}") from e
+            try:
+                bpf.attach(dir_fd, prog_fd, bpf.BPF_F_ALLOW_MULTI)
+            except OSError as e:
+                raise fields.error(field, f"cannot attach the device program to {cgroup_dir}: "
+                                          f"{e.strerror}") from e
+            new_id = bpf.prog_info(prog_fd)[0]
+            for prog_id in old:
+                if prog_id != new_id:
+                    _detach_id(dir_fd, prog_id, cgroup_dir, field, fields)
+            return new_id
+        finally:
+            os.close(prog_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def our_programs(dir_fd: int) -> list[int]:
+    """Ids of the device programs attached to this cgroup that ociruntime loaded."""
+    from ociruntime.linux import bpf
+
+    ours = []
+    for prog_id in bpf.attached_ids(dir_fd):
+        try:
+            fd = bpf.prog_fd_by_id(prog_id)
+        except FileNotFoundError:
+            continue   # detached and freed since the query
+        try:
+            _, prog_type, name = bpf.prog_info(fd)
+        finally:
+            os.close(fd)
+        if prog_type == bpf.BPF_PROG_TYPE_CGROUP_DEVICE and name == PROGRAM_NAME:
+            ours.append(prog_id)
+    return ours
+
+
+def detach_ours(cgroup_dir: str) -> int:
+    """Detach every device program of ours from cgroup_dir; returns how many."""
+    dir_fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        ids = our_programs(dir_fd)
+        for prog_id in ids:
+            _detach_id(dir_fd, prog_id, cgroup_dir, "devices", CONFIG_FIELDS)
+        return len(ids)
+    finally:
+        os.close(dir_fd)
+
+
+def _detach_id(dir_fd: int, prog_id: int, cgroup_dir: str, field: str, fields: Fields) -> None:
+    from ociruntime.linux import bpf
+
+    try:
+        fd = bpf.prog_fd_by_id(prog_id)
+    except FileNotFoundError:
+        return
+    try:
+        bpf.detach(dir_fd, fd)
+    except FileNotFoundError:
+        pass   # already detached by someone else
+    except OSError as e:
+        raise fields.error(field, f"cannot detach the old device program {prog_id} from "
+                                  f"{cgroup_dir}: {e.strerror}") from e
+    finally:
+        os.close(fd)

@@ -209,9 +209,10 @@ class CgroupManager:
         unified = self._unified_dir()
         if not unified:
             raise UnsupportedError("no devices cgroup: the devices hierarchy is not mounted")
+        # cgroup v2: one eBPF program holds all rules (on hybrid runc too keeps v1 devices).
         from ociruntime.cgroups import bpf_devices
 
-        bpf_devices.load_and_attach(unified, devices.Emulator.from_rules(rules))
+        bpf_devices.load_and_attach(unified, devices.Emulator.from_rules(rules), "devices", f)
 
     def _apply(self, resources: dict, f: Fields, *, updating: bool) -> None:
         from ociruntime.cgroups.groups import GROUPS

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-import sys
-import types
 from pathlib import Path
 
 import pytest
 
-from ociruntime.cgroups import cgfile, convert
+from ociruntime.cgroups import bpf_devices, cgfile, convert
 from ociruntime.cgroups.layout import Hierarchy, Layout
 from ociruntime.cgroups.setup import manager_for
-from ociruntime.errors import ConfigError, UnsupportedError
+from ociruntime.errors import ConfigError
 
 CONTROLLERS = frozenset({"cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma"})
 LEAF_FILES = {
@@ -73,11 +71,15 @@ def writes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def bpf(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bytes]]:
-    """Stands in for ociruntime.linux.bpf (bpf(2) is not in the C extension yet)."""
+    """Records the device programs instead of loading them: the tree is plain files, which
+    bpf(2) cannot attach to (tests/native/test_cgroups_bpf.py attaches for real)."""
     attached: list[tuple[str, bytes]] = []
-    module = types.ModuleType("ociruntime.linux.bpf")
-    module.attach_cgroup_device_program = lambda d, code, lic: attached.append((d, code))  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "ociruntime.linux.bpf", module)
+
+    def load_and_attach(d, emu, field="devices", fields=None):
+        attached.append((d, bpf_devices.program(emu)))
+        return len(attached)
+
+    monkeypatch.setattr(bpf_devices, "load_and_attach", load_and_attach)
     return attached
 
 
@@ -216,14 +218,27 @@ def test_network_has_no_v2_controller(tree: Path, bpf: list) -> None:
     _manager(tree, {"network": {"classID": 0, "priorities": []}}).create()   # defaults: fine
 
 
-def test_devices_need_bpf_in_c_extension(tree: Path) -> None:
+def test_device_program_failure_names_field_and_dir_and_undoes(tree: Path) -> None:
     (tree / "new").mkdir()
     layout = Layout((), Hierarchy(str(tree), "/", ()))
     m = manager_for({"linux": {"cgroupsPath": "/new/ctr"}}, "c", layout=layout, own={},
                     unified_controllers=CONTROLLERS)
-    with pytest.raises(UnsupportedError, match=r"need bpf\(2\)"):
+    # A plain directory is no cgroup: bpf(2) refuses (EPERM without root, EBADF with).
+    with pytest.raises(ConfigError, match=r"linux\.resources\.devices: cannot .* device program.* "
+                                          + re.escape(str(tree / "new" / "ctr"))):
         m.create()
     assert not (tree / "new" / "ctr").exists()   # undone: the dir create() made is gone
+
+
+def test_device_program_replaced_on_update_only_with_devices(tree: Path, bpf: list) -> None:
+    m = _manager(tree, {})
+    m.create()
+    assert len(bpf) == 1
+    m.update({"pids": {"limit": 5}})
+    assert len(bpf) == 1
+    m.update({"devices": [{"allow": True, "type": "c", "major": 1, "minor": 11, "access": "r"}]})
+    assert len(bpf) == 2 and bpf[1][1] != bpf[0][1]
+    assert m.resources["devices"][0]["minor"] == 11
 
 
 def test_create_undoes_dirs_on_error(tree: Path, bpf: list) -> None:
