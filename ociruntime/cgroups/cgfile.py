@@ -47,6 +47,18 @@ def write(dirpath: str, name: str, value: str, field: str, fields: Fields) -> No
         os.close(fd)
 
 
+def write_unless_default(dirpath: str, name: str, value: str, field: str, fields: Fields,
+                         default: str) -> None:
+    """Like write(), but a missing file is fine when the value is the kernel's default:
+    such a value asks for nothing the host lacks (cpu.idle 0 or a burst of 0 on kernels
+    without those files)."""
+    err = try_write(dirpath, name, value)
+    if err == errno.ENOENT and value == default:
+        return
+    if err:
+        write(dirpath, name, value, field, fields)   # again, for the error naming the field
+
+
 def try_write(dirpath: str, name: str, value: str) -> int:
     """Write and return 0 or the errno; for best-effort writes and retry logic."""
     try:

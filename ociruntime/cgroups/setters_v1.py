@@ -83,7 +83,7 @@ def cpu(d: str, c: dict, f: Fields, *, updating: bool) -> None:
             raise f.error("cpu.shares", f"the {bound} allowed cpu-shares is {got}")
     _cpu_bandwidth(d, c, f)
     if c.get("idle") is not None:
-        _set(d, "cpu.idle", c["idle"], "cpu.idle", f)
+        cgfile.write_unless_default(d, "cpu.idle", str(c["idle"]), "cpu.idle", f, "0")
     set_realtime(d, c, f)
 
 
@@ -109,7 +109,7 @@ def _cpu_bandwidth(d: str, c: dict, f: Fields) -> None:
         if retry_period:
             _set(d, "cpu.cfs_period_us", period, "cpu.period", f)
     if burst is not None:
-        _set(d, "cpu.cfs_burst_us", burst, "cpu.burst", f)
+        cgfile.write_unless_default(d, "cpu.cfs_burst_us", str(burst), "cpu.burst", f, "0")
 
 
 def set_realtime(d: str, c: dict, f: Fields) -> None:

@@ -42,7 +42,7 @@ def memory(d: str, mem: dict, f: Fields, *, updating: bool) -> None:
 
 def cpu(d: str, c: dict, f: Fields, *, updating: bool) -> None:
     if c.get("idle") is not None:
-        _set(d, "cpu.idle", c["idle"], "cpu.idle", f)
+        cgfile.write_unless_default(d, "cpu.idle", str(c["idle"]), "cpu.idle", f, "0")
     weight = convert.cpu_shares_to_weight(c.get("shares") or 0)
     if weight:
         _set(d, "cpu.weight", weight, "cpu.shares", f)
@@ -53,6 +53,8 @@ def cpu(d: str, c: dict, f: Fields, *, updating: bool) -> None:
         # A burst above the current quota is refused until the new quota is in place.
         if err == errno.EINVAL and quota:
             pending_burst = burst
+        elif err == errno.ENOENT and burst == 0:
+            pass   # no burst support (before 5.14): a burst of 0 asks for nothing
         elif err:
             _set(d, "cpu.max.burst", burst, "cpu.burst", f)
     if quota or period:

@@ -87,6 +87,17 @@ def test_cpu_v1_shares_read_back_and_rt(tmp_path: Path, writes: list) -> None:
                                       "cpu.cfs_burst_us", "cpu.idle", "cpu.rt_period_us", "cpu.rt_runtime_us"]
 
 
+def test_cpu_v1_idle_and_burst_default_need_no_file(tmp_path: Path) -> None:
+    d = _files(tmp_path / "c", {"cpu.cfs_quota_us": ""})   # a kernel before 5.14/5.15
+    setters_v1.cpu(str(d), {"quota": 5000, "burst": 0, "idle": 0}, CONFIG_FIELDS, updating=False)
+    assert (d / "cpu.cfs_quota_us").read_text() == "5000"
+    for key, value, name in (("idle", 1, "cpu.idle"), ("burst", 10, "cpu.cfs_burst_us")):
+        with pytest.raises(ConfigError) as exc:
+            setters_v1.cpu(str(d), {key: value}, CONFIG_FIELDS, updating=False)
+        assert str(exc.value) == (f"config.json: linux.resources.cpu.{key}: cannot set '{value}': "
+                                  f"{d}/{name}: No such file or directory")
+
+
 def test_v1_network_without_hierarchy_is_an_error(tmp_path: Path) -> None:
     root = tmp_path / "memory"
     root.mkdir()

@@ -169,6 +169,21 @@ def test_cpu_max_forms(tree: Path, bpf: list) -> None:
     assert _read(tree, "cpu.max") == "max 250000"
 
 
+def test_cpu_idle_and_burst_default_need_no_file(tree: Path, bpf: list) -> None:
+    """A kernel without cpu.idle / cpu.max.burst is fine for the default 0, and an error
+    naming the field and the file for anything else."""
+    (tree / "ctr" / "cpu.idle").unlink()
+    (tree / "ctr" / "cpu.max.burst").unlink()
+    _manager(tree, {"cpu": {"idle": 0, "burst": 0, "quota": 1000}}).create()
+    assert _read(tree, "cpu.max") == "1000 100000"
+    with pytest.raises(ConfigError) as exc:
+        _manager(tree, {"cpu": {"idle": 1}}).create()
+    assert str(exc.value) == (f"config.json: linux.resources.cpu.idle: cannot set '1': "
+                              f"{tree}/ctr/cpu.idle: No such file or directory")
+    with pytest.raises(ConfigError, match=r"linux\.resources\.cpu\.burst: cannot set '5': .*/cpu\.max\.burst"):
+        _manager(tree, {"cpu": {"burst": 5}}).create()
+
+
 def test_realtime_and_leaf_weight_rejected(tree: Path, bpf: list) -> None:
     with pytest.raises(ConfigError, match=r"linux\.resources\.cpu\.realtimeRuntime: .*realtime"):
         _manager(tree, {"cpu": {"realtimeRuntime": 1000}}).create()
