@@ -100,8 +100,8 @@ def parse_duration(text: str) -> float:
 
 
 def ps_json(pids: list[int]) -> str:
-    """What containerd parses: a bare JSON array of ints."""
-    return json.dumps(sorted(pids))
+    """What containerd parses: a bare JSON array of ints, compact as Go's encoder writes it."""
+    return json.dumps(sorted(pids), separators=(",", ":"))
 
 
 def ps_table(pids: list[int], ps_args: list[str] | None = None) -> str:

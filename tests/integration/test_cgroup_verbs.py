@@ -415,3 +415,38 @@ def test_update_memory_reservation_and_unlimited_memory(runtime, bundle, contain
     assert int(unlimited) > 1 << 60
     assert read(c.pid, "memory", "memory.memsw.limit_in_bytes") == unlimited
     finish(runtime, c)
+
+
+def test_ps_json_stdout_holds_only_the_array_with_debug_and_log(runtime, bundle, container_id, tmp_path):
+    """containerd reads ps output as JSON: debug output and log records stay off stdout."""
+    c = running(runtime, bundle, container_id)
+    log = tmp_path / "ps.log"
+    result = runtime.call("--debug", "--log", log, "--log-format", "json", "ps", "--format", "json",
+                          container_id).ok()
+    pids = sorted(int(p) for p in read(c.pid, "pids", "cgroup.procs").split())
+    assert result.stdout_text() == "[" + ",".join(map(str, pids)) + "]\n"
+    finish(runtime, c)
+
+
+def test_update_blkio_weight_and_realtime_flags(runtime, bundle, container_id):
+    c = running(runtime, bundle, container_id)
+    runtime.call("update", "--blkio-weight", "321", "--cpu-rt-period", "900000",
+                 "--cpu-rt-runtime", "1000", container_id).ok()
+    # BFQ on this kernel: no blkio.weight, the weight is blkio.bfq.weight.
+    assert read(c.pid, "blkio", "blkio.bfq.weight") == "321"
+    assert read(c.pid, "cpu", "cpu.rt_period_us") == "900000"
+    assert read(c.pid, "cpu", "cpu.rt_runtime_us") == "1000"
+    finish(runtime, c)
+
+
+@pytest.mark.ours_only  # runc asks systemd over D-Bus and fails with a D-Bus error
+def test_systemd_cgroup_without_systemd_is_a_clear_error(runtime, bundle, container_id):
+    bundle.config["linux"]["cgroupsPath"] = f"system.slice:ocrtest:{container_id}"
+    bundle.save()
+    slices_before = {d.name for d in CGROUP_ROOT.iterdir() if (d / "system.slice").exists()}
+    runtime.call("--systemd-cgroup", "create", "--bundle", bundle.path, container_id).failed(
+        "systemd cgroup driver: systemd is not running on this host")
+    assert not runtime.exists(container_id)
+    assert {d.name for d in CGROUP_ROOT.iterdir() if (d / "system.slice").exists()} == slices_before
+    assert not [d for d in CGROUP_ROOT.iterdir()
+                if (d / f"system.slice/ocrtest-{container_id}.scope").exists()]

@@ -173,7 +173,7 @@ def test_hugetlb_moved_to_v1_uses_v1_files(tmp_path: Path) -> None:
 
 
 def test_ps_json_is_a_bare_array() -> None:
-    assert cli_support.ps_json([30, 4, 7]) == "[4, 7, 30]"
+    assert cli_support.ps_json([30, 4, 7]) == "[4,7,30]"
     assert json.loads(cli_support.ps_json([])) == []
 
 
