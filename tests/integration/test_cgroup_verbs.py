@@ -450,3 +450,76 @@ def test_systemd_cgroup_without_systemd_is_a_clear_error(runtime, bundle, contai
     assert {d.name for d in CGROUP_ROOT.iterdir() if (d / "system.slice").exists()} == slices_before
     assert not [d for d in CGROUP_ROOT.iterdir()
                 if (d / f"system.slice/ocrtest-{container_id}.scope").exists()]
+
+
+# --- placement -------------------------------------------------------------------------------
+
+def proc_cgroups(pid: int) -> dict[str, str]:
+    """/proc/<pid>/cgroup as {controller: path}; the cgroup2 line is keyed 'unified'."""
+    out = {}
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for name in controllers.split(",") if controllers else ["unified"]:
+            out[name] = path
+    return out
+
+
+@pytest.mark.parametrize("form", ["absolute", "relative", "absent"])
+def test_cgroups_path_places_the_init_before_start(runtime, bundle, container_id, form):
+    # One level deep: runc leaves the parents it makes (the sharing test below covers those).
+    own = proc_cgroups(os.getpid())
+    if form == "absolute":
+        bundle.config["linux"]["cgroupsPath"] = f"/ocrtest-{container_id}"
+        expected = {c: f"/ocrtest-{container_id}" for c in ("memory", "pids", "devices")}
+    else:
+        inner = f"ocrtest-{container_id}" if form == "relative" else container_id
+        if form == "relative":
+            bundle.config["linux"]["cgroupsPath"] = inner
+        else:
+            bundle.config["linux"].pop("cgroupsPath", None)
+        # Below the runtime's own cgroup (the one it inherits from us) in each hierarchy.
+        expected = {c: os.path.join(own[c], inner) for c in ("memory", "pids", "devices")}
+    bundle.sh(SLEEPER)
+    c = create(runtime, bundle, container_id)
+    # Created, not started: the init is already where the user's process will run.
+    placed = proc_cgroups(c.pid)
+    assert {k: placed[k] for k in expected} == expected
+    dirs = [CGROUP_ROOT / k / v.lstrip("/") for k, v in expected.items()]
+    assert all(d.is_dir() for d in dirs)
+    runtime.delete(container_id, force=True).ok()
+    procs.wait_exit(c.pid)
+    assert not any(d.exists() for d in dirs)
+
+
+@pytest.mark.ours_only  # runc removes only the leaf; the parents it made stay behind
+def test_two_containers_share_a_parent_and_delete_removes_only_ours(runtime, make_bundle, make_id):
+    parent = f"ocrtest-{make_id()}"
+    keep = CGROUP_ROOT / "memory" / parent / "not-ours"
+    first, second = make_id(), make_id()
+    made = []
+    try:
+        for cid in (first, second):
+            b = make_bundle(cid)
+            b.config["linux"]["cgroupsPath"] = f"/{parent}/{cid}"
+            b.sh(SLEEPER)
+            made.append(create(runtime, b, cid))
+        keep.mkdir()   # made by someone else inside our parent
+        runtime.delete(first, force=True).ok()
+        procs.wait_exit(made[0].pid)
+        assert not (CGROUP_ROOT / "memory" / parent / first).exists()
+        assert (CGROUP_ROOT / "memory" / parent / second).is_dir()
+        runtime.delete(second, force=True).ok()
+        procs.wait_exit(made[1].pid)
+        # The parent holds a cgroup we did not create: it and that cgroup stay.
+        assert keep.is_dir()
+        assert not (CGROUP_ROOT / "pids" / parent).exists()   # nothing foreign there
+    finally:
+        for cid in (first, second):
+            if runtime.exists(cid):
+                runtime.delete(cid, force=True)
+        if keep.exists():
+            keep.rmdir()
+        for ctrl in CGROUP_ROOT.iterdir():
+            leftover = ctrl / parent
+            if leftover.is_dir() and not any(p.is_dir() for p in leftover.iterdir()):
+                leftover.rmdir()   # the parent we kept because of `keep`
