@@ -58,7 +58,7 @@ def exec_process(opts: ExecOptions) -> int:
     console = ConsoleLink()
     try:
         plan.console_fd = console.open(terminal, opts.console_socket)
-        pid = _spawn(plan, container.cgroup())
+        pid = _spawn(plan, container.cgroup(), _listener_forwarder(container, plan))
         console.finish()
     except BaseException:
         console.close()
@@ -161,18 +161,46 @@ def _plan(container, config: dict, process: dict, opts: ExecOptions):  # -> Exec
     )
 
 
-def _spawn(plan, cgroup) -> int:
+def _listener_forwarder(container, plan):  # -> Callable[[socket, int], None] | None
+    """SCMP_ACT_NOTIFY: the exec'd process loads the container's filter too and sends its
+    listener to us; we forward it to the agent with the container's state (runc does the
+    same for a setns process). The agent's socket is checked before anything is forked."""
+    if plan.seccomp is None or not plan.seccomp.needs_listener:
+        return None
+    from ociruntime.security import seccomp_agent
+
+    target = seccomp_agent.AgentTarget(plan.seccomp.listener_path, plan.seccomp.listener_metadata)
+    seccomp_agent.check_agent_socket(target.path)
+
+    def forward(sock, pid: int) -> None:
+        seccomp_agent.forward(sock, target, pid, container.hook_state("running"))
+
+    return forward
+
+
+def _spawn(plan, cgroup, forward_listener=None) -> int:
+    import socket
+
     from ociruntime.process.channel import Channel
     from ociruntime.process.exec_child import exec_stage1
     from ociruntime.process.parent import _kill_and_reap, _reap
 
+    listener_sock = None
+    if forward_listener is not None:
+        listener_sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        plan.notify_fd = theirs.detach()  # close-on-exec; the C code closes it before execve
     parent_chan, child_chan = Channel.pair()
     stage1 = os.fork()
     if stage1 == 0:
         parent_chan.close()
+        if listener_sock is not None:
+            listener_sock.close()
         exec_stage1(plan, child_chan)
         os._exit(1)
     child_chan.close()
+    if listener_sock is not None:
+        os.close(plan.notify_fd)
+        plan.notify_fd = -1
     pid = 0
     try:
         if cgroup is not None:
@@ -189,9 +217,13 @@ def _spawn(plan, cgroup) -> int:
             from ociruntime.process.channel import error_from_record
 
             raise error_from_record(msg)
+        if listener_sock is not None:  # the process exec'd: its listener is queued for us
+            forward_listener(listener_sock, pid)
         return pid
     except BaseException:
         _kill_and_reap(stage1, pid)
         raise
     finally:
         parent_chan.close()
+        if listener_sock is not None:
+            listener_sock.close()

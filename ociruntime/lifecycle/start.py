@@ -12,6 +12,12 @@ from ociruntime.lifecycle.container import Container, load
 from ociruntime.state import status as st
 from ociruntime.state.store import FIFO_FILE
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
+
+    from ociruntime.security.seccomp_agent import AgentTarget
+
 
 def start(root: str, container_id: str) -> None:
     container = load(root, container_id)
@@ -20,15 +26,18 @@ def start(root: str, container_id: str) -> None:
         raise ContainerStateError("cannot start a container that has stopped")
     if status != st.CREATED:
         raise ContainerStateError("cannot start an already running container")
-    release_init(container)
-    poststart = _poststart_hooks(container)
+    config = _read_config(container)
+    release_init(container, config)
+    poststart = list((config.get("hooks") or {}).get("poststart") or [])
     if poststart:
         from ociruntime.hooks import run_hooks_warn
 
         run_hooks_warn(poststart, container.hook_state("running"), "poststart")
 
 
-def release_init(container: Container) -> None:
+def release_init(container: Container, config: dict) -> None:
+    from ociruntime.security.seccomp_agent import target_from_config
+
     fifo = container.dir.file(FIFO_FILE)
     try:
         fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -36,16 +45,49 @@ def release_init(container: Container) -> None:
         if err.errno == errno.ENXIO:  # no reader: the init is gone
             raise ContainerStateError("cannot start a container that has stopped") from None
         raise OciError(f"open exec fifo: {err.strerror}") from None
+    agent = target_from_config(config)
+    listener_sock = None
     try:
+        if agent is not None:  # SCMP_ACT_NOTIFY: the init sends its listener to us at exec
+            from ociruntime.security.seccomp_agent import connect_to_init
+
+            listener_sock = connect_to_init(container.dir.path)
         os.write(fd, b"0")
         _wait_for_exec(fd, container.pid)
+    except BaseException:
+        if listener_sock is not None:
+            listener_sock.close()
+        raise
     finally:
         os.close(fd)
     try:
         os.unlink(fifo)
     except FileNotFoundError:
         pass
-    _raise_start_error(container)
+    if listener_sock is None:
+        _raise_start_error(container)
+        return
+    with listener_sock:
+        _raise_start_error(container)
+        _forward_listener(container, listener_sock, agent)
+
+
+def _forward_listener(container: Container, sock: socket.socket, agent: AgentTarget) -> None:
+    """Send the init's seccomp listener to the agent; if that fails the init must not run
+    on without it (runc's create fails and removes the container the same way)."""
+    import signal
+
+    from ociruntime.security import seccomp_agent
+
+    seccomp_agent.remove_socket(container.dir.path)
+    try:
+        seccomp_agent.forward(sock, agent, container.pid, container.hook_state("running"))
+    except BaseException:
+        try:
+            os.kill(container.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        raise
 
 
 def _raise_start_error(container: Container) -> None:
@@ -73,9 +115,8 @@ def _wait_for_exec(fifo_fd: int, pid: int) -> None:
                 return
 
 
-def _poststart_hooks(container: Container) -> list[dict]:
+def _read_config(container: Container) -> dict:
     try:
-        config = container.dir.read_config()
+        return container.dir.read_config()
     except (OSError, ValueError):
-        return []
-    return list((config.get("hooks") or {}).get("poststart") or [])
+        return {}

@@ -17,6 +17,10 @@ from ociruntime.process.channel import Channel, error_record
 from ociruntime.process.names import set_stage_name
 from ociruntime.process.plan import ContainerPlan
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
+
 START_ERROR_FILE = "start.error"
 
 # Signals a waiting init should die from (Python's default for these is to ignore them as a
@@ -48,6 +52,7 @@ def stage1_main(plan: ContainerPlan, chan: Channel, fifo_fd: int) -> None:
         # sees it; an empty file means no error).
         error_fd = os.open(os.path.join(plan.state_dir, START_ERROR_FILE),
                            os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        agent_sock = _listen_for_start(plan)
         chan.expect("go")
         _join_namespaces(plan)
         _create_user_namespace(plan, chan)
@@ -61,12 +66,23 @@ def stage1_main(plan: ContainerPlan, chan: Channel, fifo_fd: int) -> None:
             os.close(go_w)
             os.read(go_r, 1)
             os.close(go_r)
-            init_main(plan, chan, fifo_fd, error_fd)
+            init_main(plan, chan, fifo_fd, error_fd, agent_sock)
         chan.send("init_pid", pid=pid)
         os.write(go_w, b"1")
         os._exit(0)
     except BaseException as exc:  # noqa: BLE001 - everything must reach the parent
         _report_and_exit(chan, stage, exc)
+
+
+def _listen_for_start(plan: ContainerPlan) -> socket.socket | None:
+    """SCMP_ACT_NOTIFY: check the agent's socket now (runc fails at create too), and bind
+    the socket `start` connects to for the listener (see security/seccomp_agent.py)."""
+    if plan.seccomp is None or not plan.seccomp.needs_listener:
+        return None
+    from ociruntime.security import seccomp_agent
+
+    seccomp_agent.check_agent_socket(plan.seccomp.listener_path)
+    return seccomp_agent.listen_in_state_dir(plan.state_dir)
 
 
 def _report_and_exit(chan: Channel, stage: str, exc: BaseException) -> None:
@@ -143,7 +159,8 @@ def _write_time_offsets(offsets: dict[str, dict]) -> None:
 # The container init (stage 2)
 # ---------------------------------------------------------------------------------------
 
-def init_main(plan: ContainerPlan, chan: Channel, fifo_fd: int, error_fd: int) -> None:
+def init_main(plan: ContainerPlan, chan: Channel, fifo_fd: int, error_fd: int,
+              agent_sock: socket.socket | None = None) -> None:
     stage = "2:INIT"
     try:
         set_stage_name(stage, plan.container_id)
@@ -157,7 +174,12 @@ def init_main(plan: ContainerPlan, chan: Channel, fifo_fd: int, error_fd: int) -
         _report_and_exit(chan, stage, exc)
     try:
         _wait_for_start(fifo_fd)
-        _exec_user_process(plan, executable, hook_state)
+        notify_fd = -1
+        if agent_sock is not None:  # `start` connected before it wrote the fifo
+            from ociruntime.security.seccomp_agent import accept_runtime
+
+            notify_fd = accept_runtime(agent_sock)
+        _exec_user_process(plan, executable, hook_state, notify_fd)
     except BaseException as exc:  # noqa: BLE001
         message = error_record("start", exc)["message"]
         try:
@@ -318,7 +340,7 @@ def _wait_for_start(fifo_fd: int) -> None:
             return
 
 
-def _exec_user_process(plan: ContainerPlan, executable: str, hook_state: dict) -> None:
+def _exec_user_process(plan: ContainerPlan, executable: str, hook_state: dict, notify_fd: int = -1) -> None:
     from ociruntime.hooks import run_hooks
     from ociruntime.linux.exec import execve
     from ociruntime.security import credentials
@@ -334,8 +356,9 @@ def _exec_user_process(plan: ContainerPlan, executable: str, hook_state: dict) -
     reset_signals()
     # Only 0-2 and the preserved fds survive exec (CVE-2024-21626): the rest become CLOEXEC,
     # which also keeps the exec fifo open until the exec itself (`start` waits for that).
+    # notify_fd (and the listener) are closed by the C code before execve.
     keep_only_stdio_and_preserved(plan.preserve_fds)
-    execve(executable, plan.args, plan.env, plan.seccomp,
+    execve(executable, plan.args, plan.env, plan.seccomp, notify_fd=notify_fd,
            capabilities=credentials.exec_capabilities(plan.credentials))
 
 

@@ -28,6 +28,7 @@ class ExecPlan:
     preserve_fds: int
     console_fd: int = -1  # process.terminal: socket to send the pty master over (closed after)
     console_size: tuple[int, int] | None = None  # (rows, cols) from process.consoleSize
+    notify_fd: int = -1  # SCMP_ACT_NOTIFY: socket the C code sends the listener over (closed after)
 
 
 def exec_stage1(plan: ExecPlan, chan: Channel) -> None:
@@ -104,7 +105,7 @@ def exec_process(plan: ExecPlan, chan: Channel) -> None:
         reset_signals()
         chan.send("ready")
         keep_only_stdio_and_preserved(plan.preserve_fds)  # the channel too: EOF says we exec'd
-        execve(executable, plan.args, plan.env, plan.seccomp,
+        execve(executable, plan.args, plan.env, plan.seccomp, notify_fd=plan.notify_fd,
                capabilities=credentials.exec_capabilities(plan.credentials))
     except BaseException as exc:  # noqa: BLE001
         _report(chan, stage, exc)

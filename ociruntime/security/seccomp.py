@@ -377,27 +377,3 @@ def features() -> dict:
         "supportedFlags": [name for name in FLAG_NAMES if enabled and _flag_supported(name)],
     }
 
-
-def send_to_agent(program: SeccompProgram, listener_fd: int, pid: int, state: dict, oci_version: str) -> None:
-    """Hand the listener fd to the seccomp agent at listenerPath, as the spec
-    asks: one message whose payload is the ContainerProcessState JSON and whose
-    SCM_RIGHTS array holds the fd named in "fds" ("seccompFd").
-
-    The runtime process that received the fd from the container
-    (ociruntime.linux.exec.receive_listener_fd) calls this, then closes its copy.
-    """
-    import socket
-
-    message: dict[str, Any] = {"ociVersion": oci_version, "fds": ["seccompFd"], "pid": pid}
-    if program.listener_metadata:
-        message["metadata"] = program.listener_metadata
-    message["state"] = state
-    payload = json.dumps(message, separators=(",", ":")).encode()
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as sock:
-            sock.connect(program.listener_path)
-            socket.send_fds(sock, [payload], [listener_fd])
-    except OSError as err:
-        raise OSError(
-            err.errno, f"send seccomp listener to the agent at {program.listener_path}: {err.strerror}"
-        ) from None

@@ -17,7 +17,8 @@ import pytest
 from native.support import BUSYBOX, run_exec
 from ociruntime.linux import seccomp as scmp
 from ociruntime.linux.exec import CapabilitySets, execve, receive_listener_fd
-from ociruntime.security.seccomp import SeccompProgram, compile_seccomp, send_to_agent
+from ociruntime.security.seccomp import SeccompProgram, compile_seccomp
+from ociruntime.security.seccomp_agent import AgentTarget, send_to_agent
 
 NOBODY = 65534
 MKDIR_SYSCALLS = ["mkdir", "mkdirat"]
@@ -284,7 +285,8 @@ def test_full_notify_chain_container_runtime_agent(tmp_path: Path) -> None:
         theirs.close()
         listener = receive_listener_fd(ours)
         try:
-            send_to_agent(program, listener, pid, {"id": "c1", "pid": pid, "status": "creating"}, "1.3.0")
+            target = AgentTarget(program.listener_path, program.listener_metadata)
+            send_to_agent(target, listener, pid, {"id": "c1", "pid": pid, "status": "creating"})
         finally:
             os.close(listener)
 
