@@ -10,9 +10,9 @@ HOST_PY := $(shell python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
 PREFIX ?= /usr/local
 LAUNCHER := $(PREFIX)/bin/ociruntime
 BUNDLE ?= $(REPO)/build/bundle
-DEB_PACKAGES := gcc pkg-config libseccomp-dev libcap-dev busybox-static runc
+DEB_PACKAGES := gcc pkg-config libseccomp-dev libcap-dev busybox-static runc containerd podman conmon
 
-.PHONY: all deps venv build install bundle run test unit integration conformance conformance-ci bench bench-quick lint clean
+.PHONY: all deps venv build install bundle run test unit integration conformance conformance-ci bench bench-quick lint clean crictl
 
 all: install
 
@@ -51,7 +51,7 @@ unit: install
 integration: bundle
 	$(VPY) -m pytest -q tests/integration
 
-test: bundle
+test: bundle crictl
 	$(VPY) -m ruff check ociruntime tests tools conformance setup.py
 	$(VPY) -m pytest -q tests
 	$(MAKE) bench-quick
@@ -65,6 +65,10 @@ conformance-ci: install
 
 bench: bundle
 	$(VPY) bench/run.py
+
+crictl: deps
+	@# The CRI engine tests (tests/engines) drive containerd with crictl (cri-tools, Go module proxy).
+	bash tools/build_crictl.sh
 
 bench-quick: bundle
 	$(VPY) bench/run.py --quick
