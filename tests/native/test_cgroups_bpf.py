@@ -288,3 +288,46 @@ def test_v2_manager_refuses_a_bad_rule_before_attaching() -> None:
     with pytest.raises(ConfigError, match=r"linux\.resources\.devices\[1\].*punch a hole"):
         m.create()
     assert not os.path.exists(f"{_unified_mount()}/{parent}")
+
+
+def test_hybrid_host_keeps_v1_devices_and_attaches_no_program() -> None:
+    """As runc on a hybrid host: the devices rules go to the v1 devices controller, and the
+    container's cgroup2 directory gets no device program."""
+    parent = f"ocrtest-bpfhy-{secrets.token_hex(4)}"
+    m = manager_for({"linux": {"cgroupsPath": f"/{parent}/ctr", "resources": {
+        "devices": [{"allow": False, "access": "rwm"}]}}}, "ocrtest-bpf")
+    assert m.mode == "hybrid"
+    m.create()
+    try:
+        paths = m.paths()
+        assert paths["devices"].startswith("/sys/fs/cgroup/devices/")
+        with open(f"{paths['devices']}/devices.list") as f:
+            assert "c 1:3 rwm" in f.read().splitlines()
+        assert _attached(paths["unified"]) == []
+    finally:
+        m.destroy()
+    assert not os.path.exists(f"{_unified_mount()}/{parent}")
+
+
+def test_hybrid_without_v1_devices_uses_a_program_on_cgroup2(prober_factory) -> None:
+    """A hybrid host whose devices controller is not mounted as v1: the rules become a
+    program on the cgroup2 directory (the layout here leaves the v1 devices mount out)."""
+    parent = f"ocrtest-bpfhy-{secrets.token_hex(4)}"
+    real = read_layout()
+    layout = Layout(tuple(h for h in real.v1 if h.controllers == ("pids",)), real.unified)
+    m = manager_for({"linux": {"cgroupsPath": f"/{parent}/ctr"}}, "ocrtest-bpf", layout=layout,
+                    unified_controllers=frozenset())
+    assert m.mode == "hybrid" and "devices" not in m.paths()
+    prober = None
+    m.create()
+    try:
+        leaf = m.paths()["unified"]
+        assert len(_ours(leaf)) == 1
+        prober = prober_factory([("/dev/null", os.O_RDWR), ("/dev/kmsg", os.O_RDONLY)])
+        m.add_process(prober.pid)
+        assert prober.run() == ["ok", "EPERM"]   # runc's defaults only
+    finally:
+        if prober is not None:
+            prober.stop()
+        m.destroy(force=True)
+    assert not os.path.exists(f"{_unified_mount()}/{parent}")
