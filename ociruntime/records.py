@@ -100,3 +100,21 @@ def record(cls: type | None = None, *, frozen: bool = False):  # type: ignore[no
         return klass
 
     return wrap if cls is None else wrap(cls)
+
+
+def tuple_record(cls: type) -> type:
+    """Class decorator: a collections.namedtuple with the class's annotated fields (in order,
+    trailing class-level values as defaults) that keeps its methods, properties and docstring.
+    typing.NamedTuple does the same, but `import typing` costs ~8 ms on every create."""
+    from collections import namedtuple
+
+    names = [n for n in cls.__dict__.get("__annotations__", {}) if not n.startswith("__")]
+    defaults = [cls.__dict__[n] for n in names if n in cls.__dict__]
+    if any(n not in cls.__dict__ for n in names[len(names) - len(defaults):]):
+        raise TypeError(f"{cls.__name__}: field without a default follows one with a default")
+    base = namedtuple(cls.__name__, names, defaults=defaults, module=cls.__module__)  # type: ignore[misc]
+    body = {k: v for k, v in cls.__dict__.items()
+            if k not in names and k not in ("__dict__", "__weakref__", "__annotations__")}
+    body["__slots__"] = ()
+    body["__annotations__"] = cls.__dict__.get("__annotations__", {})
+    return type(cls.__name__, (base,), body)

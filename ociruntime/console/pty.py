@@ -8,10 +8,10 @@ import os
 import stat
 import struct
 import termios
-from typing import NamedTuple
 
 from ociruntime.errors import KernelError
 from ociruntime.linux import fs
+from ociruntime.records import tuple_record
 
 
 def _ioc(direction: int, number: int, size: int) -> int:
@@ -31,7 +31,8 @@ _PTMX_DEVICE = os.makedev(5, 2)
 _WINSIZE = struct.Struct("HHHH")  # rows, cols, xpixel, ypixel
 
 
-class Pty(NamedTuple):
+@tuple_record
+class Pty:
     master: int
     peer: int
     name: str  # the peer's path, /dev/pts/N

@@ -11,13 +11,13 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import TYPE_CHECKING
 
 from ociruntime.errors import ConfigError
 from ociruntime.linux import mounts
 from ociruntime.rootfs.errors import setup_error
 from ociruntime.rootfs.resolve import close_fds, mkdirs_in_root
 
+TYPE_CHECKING = False  # `import typing` costs ~8 ms on every create
 if TYPE_CHECKING:
     from ociruntime.rootfs.mounting import MountContext
     from ociruntime.rootfs.plan import DevicePlan

@@ -10,11 +10,10 @@ name is queued, an "r" option sets or clears a recursive MOUNT_ATTR_* bit, and a
 else is file-system data, passed on as a comma-separated string.
 """
 
-# No `from __future__ import annotations`: NamedTuple would compile() every string
-# annotation at import (ms on each `create`).
-from typing import NamedTuple
+from __future__ import annotations
 
 from ociruntime.errors import ConfigError
+from ociruntime.records import tuple_record
 
 # mount(2) flags (<linux/mount.h>)
 MS_RDONLY = 0x1
@@ -141,7 +140,8 @@ _PER_MOUNT = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODI
 _PER_MOUNT |= MS_STRICTATIME | MS_NOSYMFOLLOW
 
 
-class MountOptions(NamedTuple):
+@tuple_record
+class MountOptions:
     flags: int = 0  # MS_* bits to set
     cleared: int = 0  # MS_* bits the options explicitly cleared ("rw", "suid", ...)
     propagation: tuple[int, ...] = ()  # applied in order after the mount

@@ -3,13 +3,13 @@ into plain values before anything is touched. Pure: no syscalls beyond stat-ing 
 and bind-mount sources, no C extension, so it runs (and is tested) without root.
 """
 
-# No `from __future__ import annotations`: NamedTuple would compile() every string
-# annotation at import (ms on each `create`).
+from __future__ import annotations
+
 import os
 import posixpath
-from typing import Any, NamedTuple
 
 from ociruntime.errors import ConfigError
+from ociruntime.records import tuple_record
 from ociruntime.rootfs.options import (
     MS_BIND,
     MS_PRIVATE,
@@ -19,6 +19,10 @@ from ociruntime.rootfs.options import (
     MountOptions,
     parse_mount_options,
 )
+
+TYPE_CHECKING = False  # `import typing` costs ~8 ms on every create
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "SUPPORTED_MOUNT_OPTIONS",
@@ -53,7 +57,8 @@ DEFAULT_DEVICES = (
 ROOTFS_PROPAGATION_NAMES = "shared, slave, private, unbindable"
 
 
-class MountPlan(NamedTuple):
+@tuple_record
+class MountPlan:
     index: int  # position in config.json mounts[], for messages
     kind: str  # "bind", "remount", one of SPECIAL_FS, or "generic"
     source: str  # absolute host path for binds; the mount(2) source otherwise
@@ -70,7 +75,8 @@ class MountPlan(NamedTuple):
         return self.options.flags
 
 
-class DevicePlan(NamedTuple):
+@tuple_record
+class DevicePlan:
     path: str  # absolute path inside the container
     type: str  # "c", "b" or "p" ("u" is "c")
     major: int
@@ -103,7 +109,8 @@ class RuntimeState:
         self.host_tree: str | None = None  # where the rootfs is mounted without a mount namespace
 
 
-class RootfsPlan(NamedTuple):
+@tuple_record
+class RootfsPlan:
     """Everything rootfs set-up needs; immutable (use ._replace), except `state`."""
 
     rootfs: str  # absolute, symlink-free host path of the root filesystem

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from ociruntime.errors import ConfigError, KernelError, UnsupportedError
+from ociruntime.records import tuple_record
 from ociruntime.spec.names import RLIMITS
 
 RLIMIT_NAMES: dict[int, str] = {number: name for name, number in RLIMITS.items()}
@@ -12,7 +11,8 @@ RLIM_INFINITY = 2**64 - 1
 _UINT64_MAX = 2**64 - 1
 
 
-class Rlimit(NamedTuple):
+@tuple_record
+class Rlimit:
     resource: int
     soft: int
     hard: int

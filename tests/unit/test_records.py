@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ociruntime.records import Factory, record
+from ociruntime.records import Factory, record, tuple_record
 
 
 @record
@@ -64,6 +64,35 @@ def test_frozen_record_is_immutable_and_hashable() -> None:
 def test_field_without_default_after_default_is_rejected() -> None:
     with pytest.raises(TypeError):
         @record
+        class Bad:
+            a: int = 1
+            b: int
+
+
+@tuple_record
+class Span:
+    """A half-open range."""
+
+    start: int
+    stop: int = 10
+
+    @property
+    def length(self) -> int:
+        return self.stop - self.start
+
+
+def test_tuple_record_is_a_named_tuple_with_methods() -> None:
+    s = Span(2)
+    assert s == (2, 10) and s.length == 8 and isinstance(s, tuple)
+    assert s._replace(stop=4).length == 2
+    assert Span.__doc__ == "A half-open range." and Span._fields == ("start", "stop")
+    with pytest.raises(AttributeError):
+        s.start = 3  # type: ignore[misc]
+
+
+def test_tuple_record_rejects_a_default_before_a_required_field() -> None:
+    with pytest.raises(TypeError):
+        @tuple_record
         class Bad:
             a: int = 1
             b: int
