@@ -182,3 +182,22 @@ def test_ps_table_keeps_header_and_our_pids() -> None:
     out = cli_support.ps_table([me], ["-ef"]).splitlines()
     assert out[0].split()[:2] == ["UID", "PID"]
     assert len(out) == 2 and out[1].split()[1] == str(me)
+
+
+def test_network_and_rdma_v1_files(tmp_path: Path, writes: list) -> None:
+    """net_cls,net_prio (co-mounted, as hosts mount them) and a v1 rdma hierarchy."""
+    net = _files(tmp_path / "net_cls,net_prio", {})
+    _files(net / "x", {"net_cls.classid": "", "net_prio.ifpriomap": ""})
+    rdma = _files(tmp_path / "rdma", {})
+    _files(rdma / "x", {"rdma.max": ""})
+    layout = Layout((Hierarchy(str(net), "/", ("net_cls", "net_prio")), Hierarchy(str(rdma), "/", ("rdma",))),
+                    None)
+    m = manager_for({"linux": {"cgroupsPath": "/x", "resources": {
+        "network": {"classID": 1048577, "priorities": [{"name": "lo", "priority": 2},
+                                                       {"name": "eth0", "priority": 5}]},
+        "rdma": {"mlx4_0": {"hcaHandles": 2}}}}}, "c", layout=layout, own={})
+    assert m.paths()["net_prio"] == m.paths()["net_cls"] == str(net / "x")
+    m._apply(m.resources, CONFIG_FIELDS, updating=False)
+    assert (net / "x" / "net_cls.classid").read_text() == "1048577"
+    assert [v for n, v in writes if n == "net_prio.ifpriomap"] == ["lo 2", "eth0 5"]   # one per write
+    assert (rdma / "x" / "rdma.max").read_text() == "mlx4_0 hca_handle=2"
