@@ -523,3 +523,21 @@ def test_two_containers_share_a_parent_and_delete_removes_only_ours(runtime, mak
             leftover = ctrl / parent
             if leftover.is_dir() and not any(p.is_dir() for p in leftover.iterdir()):
                 leftover.rmdir()   # the parent we kept because of `keep`
+
+
+@pytest.mark.ours_only  # runc 1.1 `update -r` ignores linux.resources.devices
+def test_update_devices_from_a_resources_file(runtime, bundle, container_id, tmp_path):
+    c = running(runtime, bundle, container_id)
+    before = read(c.pid, "devices", "devices.list").splitlines()
+    assert "c 10:229 rwm" not in before and "c 1:3 rwm" in before
+    fuse = tmp_path / "fuse.json"
+    fuse.write_text(json.dumps({"devices": [{"allow": False, "access": "rwm"},
+                                            {"allow": True, "type": "c", "major": 10, "minor": 229,
+                                             "access": "rwm"}]}))
+    runtime.call("update", "-r", fuse, container_id).ok()
+    after = read(c.pid, "devices", "devices.list").splitlines()
+    assert sorted(after) == sorted(before + ["c 10:229 rwm"])   # the new rule, runc's defaults kept
+    fuse.write_text(json.dumps({"devices": [{"allow": False, "access": "rwm"}]}))
+    runtime.call("update", "-r", fuse, container_id).ok()
+    assert sorted(read(c.pid, "devices", "devices.list").splitlines()) == sorted(before)
+    finish(runtime, c)
