@@ -21,6 +21,7 @@ import pytest
 
 from engines import traces
 from engines.containerd import Containerd, CriSettings, HostDirs, remove_tree
+from engines.cri import CRICTL, Crictl, require_crictl
 from engines.ctr import Ctr
 from engines.oci_image import build_archive
 from helpers.runtime import runtime_path
@@ -147,4 +148,29 @@ def cri_daemon(engine_session: EngineSession, host_dirs: HostDirs) -> Iterator[C
     daemon = _start(Containerd(engine_session.base / "cri", engine_session.runtime, cri=settings))
     daemon.ctr("image", "import", str(engine_session.archive), namespace=K8S_NAMESPACE)
     yield daemon
-    _stop(daemon, f"{engine_session.tag}-pods")
+    if os.access(CRICTL, os.X_OK):
+        leftovers = Crictl(daemon, daemon.base)
+        leftovers.write_config()
+        leftovers.remove_all()
+    _stop(daemon, cri_cgroup_parent(engine_session))
+
+
+@pytest.fixture
+def crictl(cri_daemon: Containerd, engine_session: EngineSession, tmp_path: Path) -> Iterator[Crictl]:
+    """crictl against the CRI daemon, with the same leak check as ``ctr`` (pod cgroups go
+    below /<tag>-pods)."""
+    try:
+        require_crictl()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    client = Crictl(cri_daemon, tmp_path)
+    client.write_config()
+    baseline_shims = set(cri_daemon.shim_pids())
+    mounts_before = set(traces.mounts_under(cri_daemon.base))
+    yield client
+    _check_traces(cri_daemon, cri_cgroup_parent(engine_session), baseline_shims, mounts_before,
+                  cleanup=client.remove_all)
+
+
+def cri_cgroup_parent(engine_session: EngineSession) -> str:
+    return f"{engine_session.tag}-pods"

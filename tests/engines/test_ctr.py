@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
 from pathlib import Path
 
+from engines.containerd import describe
 from engines.ctr import Ctr, expect
 from helpers import procs
 
@@ -21,6 +23,14 @@ _ids = itertools.count()
 
 def new_id(name: str) -> str:
     return f"{name}-{next(_ids)}"
+
+
+def runtime_list(runtime: str, root: Path) -> dict[str, int]:
+    """id -> pid of the containers the runtime itself lists in ``root``."""
+    done = subprocess.run([runtime, "--root", str(root), "list", "--format", "json"],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, describe(done)
+    return {c["id"]: c["pid"] for c in json.loads(done.stdout or "null") or []}
 
 
 def freezer_state(namespace: str, cid: str) -> str:
@@ -79,6 +89,10 @@ def test_detached_exec_ps_pause_resume_metrics_kill(ctr: Ctr) -> None:
     ctr.wait_status(cid, "RUNNING")
     init_pid = ctr.task_pid(cid)
     assert procs.alive(init_pid)
+    # the shim called the runtime under test with our --runc-root (ctr drops both silently
+    # in some combinations, e.g. with --no-pivot): it knows the container, with the same pid
+    listed = runtime_list(ctr.daemon.runtime, ctr.daemon.runtime_root / ctr.namespace)
+    assert listed.get(cid) == init_pid, listed
 
     # exec without a terminal: output and its own exit code
     done = expect(ctr("task", "exec", "--exec-id", "e1", "--fifo-dir", str(ctr.daemon.fifo_dir),

@@ -1,0 +1,97 @@
+"""Kubernetes CRI: containerd's CRI plugin with an ``ociruntime`` runtime handler (BinaryName =
+the runtime under test), driven by crictl: runp, create, start, exec, logs, stop, rm, stopp,
+rmp. The pod uses the host network, so no CNI plugin is involved; the pause container is our
+busybox image. Both the sandbox and the container must be run by the runtime under test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import secrets
+import subprocess
+from pathlib import Path
+
+from engines.conftest import CRI_HANDLER, K8S_NAMESPACE, EngineSession, cri_cgroup_parent
+from engines.containerd import describe
+from engines.cri import Crictl, container_config, pod_config
+from helpers import procs
+
+_ids = itertools.count()
+LOOP = "echo hello-from-cri; echo to-stderr >&2; trap 'echo got-term; exit 0' TERM; " \
+       "while true; do sleep 1; done"
+
+
+def runtime_list(runtime: str, root: Path) -> set[str]:
+    """Container ids the runtime under test itself knows in its --root (CRI's namespace dir)."""
+    done = subprocess.run([runtime, "--root", str(root / K8S_NAMESPACE), "list", "--format", "json"],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, describe(done)
+    return {c["id"] for c in json.loads(done.stdout or "null") or []}
+
+
+def new_pod(crictl: Crictl, engine_session: EngineSession) -> tuple[str, str]:
+    n = next(_ids)
+    log_dir = crictl.workdir / f"pod{n}-logs"
+    log_dir.mkdir()
+    config = pod_config(f"pod{n}", secrets.token_hex(8), engine_session.tag, log_dir,
+                        f"/{cri_cgroup_parent(engine_session)}")
+    return crictl.write_json(f"pod{n}.json", config), str(log_dir)
+
+
+def test_pod_lifecycle(crictl: Crictl, engine_session: EngineSession) -> None:
+    pod_json, log_dir = new_pod(crictl, engine_session)
+    pod_id = crictl("runp", "--runtime", CRI_HANDLER, pod_json).stdout.strip()
+    assert len(pod_id) == 64, pod_id
+    pod = crictl.inspect("inspectp", pod_id)
+    assert pod["status"]["state"] == "SANDBOX_READY", pod["status"]
+    assert pod["info"]["runtimeHandler"] == CRI_HANDLER
+
+    ctr_json = crictl.write_json("box.json", container_config("box", engine_session.image,
+                                                              ["sh", "-c", LOOP]))
+    cid = crictl("create", "--no-pull", pod_id, ctr_json, pod_json).stdout.strip()
+    assert len(cid) == 64, cid
+    assert crictl.inspect("inspect", cid)["status"]["state"] == "CONTAINER_CREATED"
+    crictl("start", cid)
+    status = crictl.inspect("inspect", cid)["status"]
+    assert status["state"] == "CONTAINER_RUNNING", status
+
+    # Both the pause container and ours were made by the runtime under test, in its --root.
+    assert {pod_id, cid} <= runtime_list(engine_session.runtime, crictl.daemon.runtime_root)
+
+    # exec -s: output, and the exit code of the command (crictl 1.37 reports a non-zero one
+    # as an error naming it, and exits 1)
+    done = crictl("exec", "-s", cid, "sh", "-c", "echo in-exec; id -u")
+    assert done.stdout.split() == ["in-exec", "0"], describe(done)
+    done = crictl("exec", "-s", cid, "sh", "-c", "exit 3", check=False)
+    assert done.returncode == 1 and "exited with 3" in done.stderr, describe(done)
+    done = crictl("exec", "-s", cid, "ls", "/proc/self/fd")
+    assert done.stdout.split() == ["0", "1", "2", "3"], describe(done)
+    # the host network: the container sees the host's interfaces
+    host_ifaces = sorted(p.name for p in Path("/sys/class/net").iterdir())
+    done = crictl("exec", "-s", cid, "ls", "/sys/class/net")
+    assert sorted(done.stdout.split()) == host_ifaces, describe(done)
+
+    # logs: what the container wrote, split into its streams by crictl
+    done = crictl("logs", cid)
+    assert "hello-from-cri" in done.stdout, describe(done)
+    assert "to-stderr" in done.stderr, describe(done)
+    assert (Path(log_dir) / "box.log").is_file()
+
+    init_pid = int(crictl.inspect("inspect", cid)["info"]["pid"])
+    assert procs.alive(init_pid)
+    crictl("stop", "--timeout", "20", cid)
+    status = crictl.inspect("inspect", cid)["status"]
+    assert status["state"] == "CONTAINER_EXITED", status
+    assert status["exitCode"] == 0, status  # the TERM trap, not a SIGKILL after the timeout
+    assert not procs.alive(init_pid)
+    assert "got-term" in crictl("logs", cid).stdout
+    crictl("rm", cid)
+    assert crictl("ps", "--all", "--quiet").stdout.split() == []
+    assert cid not in runtime_list(engine_session.runtime, crictl.daemon.runtime_root)
+
+    crictl("stopp", pod_id)
+    assert crictl.inspect("inspectp", pod_id)["status"]["state"] == "SANDBOX_NOTREADY"
+    crictl("rmp", pod_id)
+    assert crictl("pods", "--quiet").stdout.split() == []
+    assert runtime_list(engine_session.runtime, crictl.daemon.runtime_root) == set()
