@@ -331,3 +331,26 @@ def test_hybrid_without_v1_devices_uses_a_program_on_cgroup2(prober_factory) -> 
             prober.stop()
         m.destroy(force=True)
     assert not os.path.exists(f"{_unified_mount()}/{parent}")
+
+
+def test_query_lists_more_programs_than_its_first_guess(cgroup2_dir: str) -> None:
+    """attached_ids starts with room for 16 ids; the kernel's -ENOSPC answer (with the real
+    count) makes it ask again. Detaching a program that is not attached is ENOENT."""
+    allow_all = bpf_devices.insn(_MOV_R0, 0, 0, 0, 1) + _BPF_EXIT
+    dir_fd = os.open(cgroup2_dir, os.O_RDONLY | os.O_DIRECTORY)
+    fds: list[int] = []
+    try:
+        for _ in range(20):
+            fds.append(bpf.load_cgroup_device(allow_all, "GPL", "many"))
+            bpf.attach(dir_fd, fds[-1])
+        ids = bpf.attached_ids(dir_fd)
+        assert sorted(ids) == sorted(bpf.prog_info(fd)[0] for fd in fds)
+        assert _ours(cgroup2_dir) == []          # none carries our name
+        bpf.detach(dir_fd, fds[0])
+        with pytest.raises(FileNotFoundError):
+            bpf.detach(dir_fd, fds[0])
+        assert len(bpf.attached_ids(dir_fd)) == 19
+    finally:
+        for fd in fds:
+            os.close(fd)
+        os.close(dir_fd)
