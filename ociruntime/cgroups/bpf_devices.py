@@ -123,7 +123,11 @@ def load_and_attach(cgroup_dir: str, emu: Emulator, field: str = "devices",
             except OSError as e:
                 raise fields.error(field, f"cannot attach the device program to {cgroup_dir}: "
                                           f"{e.strerror}") from e
-            new_id = bpf.prog_info(prog_fd)[0]
+            try:
+                new_id = bpf.prog_info(prog_fd)[0]
+            except OSError as e:
+                raise fields.error(field, f"cannot read back the device program of {cgroup_dir}: "
+                                          f"{e.strerror}") from e
             for prog_id in old:
                 if prog_id != new_id:
                     _detach_id(dir_fd, prog_id, cgroup_dir, field, fields)
