@@ -15,7 +15,7 @@ import time
 
 from ociruntime.cgroups import cgfile, dirs, freezer, marks
 from ociruntime.cgroups.cgfile import CONFIG_FIELDS, Fields
-from ociruntime.errors import KernelError, UnsupportedError
+from ociruntime.errors import KernelError, OciError, UnsupportedError
 
 # Only the cheap modules above load with this one: `state` and `delete` import it. Resource
 # setting, validation and statistics are imported by the methods that need them.
@@ -436,6 +436,7 @@ class CgroupManager:
                 failures.append(f"{d}: {os.strerror(err)}")
                 continue
             dirs.remove_unused_parents(d, mount, created)
+        self._detach_devices_from_kept_dir(created)
         self._disable_unused_controllers()
         if failures:
             try:
@@ -443,6 +444,19 @@ class CgroupManager:
             except OSError:
                 inside = ""
             raise KernelError("cannot remove cgroup " + "; ".join(failures) + inside, errno.EBUSY)
+
+    def _detach_devices_from_kept_dir(self, created: set[str]) -> None:
+        """rmdir frees the device program of a cgroup2 dir we made; one we did not make
+        stays, so take our program off it (else it would keep filtering its next users)."""
+        unified = self._unified_dir()
+        if not unified or unified in created or self._v1_dir("devices") or not os.path.isdir(unified):
+            return
+        from ociruntime.cgroups import bpf_devices
+
+        try:
+            bpf_devices.detach_ours(unified)
+        except (OSError, OciError):
+            pass   # best effort: a dir that is not a cgroup (tests) or a kernel without bpf
 
     def _kill_all(self) -> None:
         import signal   # enum-backed, ~4 ms: only `delete --force` needs it

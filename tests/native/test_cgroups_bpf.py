@@ -354,3 +354,16 @@ def test_query_lists_more_programs_than_its_first_guess(cgroup2_dir: str) -> Non
         for fd in fds:
             os.close(fd)
         os.close(dir_fd)
+
+
+def test_destroy_takes_our_program_off_a_cgroup_it_did_not_create(cgroup2_dir: str) -> None:
+    """cgroupsPath naming an existing cgroup2 dir: delete keeps the dir (not ours) but must
+    not leave our device filter on it."""
+    mount = _unified_mount()
+    inner = cgroup2_dir[len(mount):]
+    m = manager_for({"linux": {"cgroupsPath": inner}}, "ocrtest-bpf",
+                    layout=Layout((), Hierarchy(mount, "/", ())), unified_controllers=frozenset())
+    m.create()
+    assert m.created == [] and len(_ours(cgroup2_dir)) == 1
+    m.destroy()
+    assert os.path.isdir(cgroup2_dir) and _attached(cgroup2_dir) == []
