@@ -389,3 +389,14 @@ def test_import_cost_of_package_init() -> None:
     loaded = {line.rsplit("|", 1)[-1].strip() for line in out.splitlines() if "|" in line}
     assert "ociruntime.cgroups" in loaded
     assert not {"ociruntime.cgroups.manager", "json", "subprocess"} & loaded
+
+
+def test_cpu_idle_v1(top: str) -> None:
+    m = _manager(f"/{top}/ctr", {"cpu": {"idle": 1}})
+    m.create()
+    try:
+        assert _read(f"{m.paths()['cpu']}/cpu.idle") == "1"
+        m.update({"cpu": {"idle": 0}})
+        assert _read(f"{m.paths()['cpu']}/cpu.idle") == "0"
+    finally:
+        m.destroy()
