@@ -13,11 +13,17 @@ from ociruntime.state import status as st
 def kill(root: str, container_id: str, signal: int, *, all_processes: bool = False) -> None:
     container = load(root, container_id, shared_lock=True)
     status = container.status()
-    if status == st.STOPPED:
+    if status == st.STOPPED and not all_processes:
         raise ContainerStateError("container not running")
     if all_processes:
+        # As runc: --all signals whatever is still in the cgroup even after the init exited.
+        # containerd's shim relies on it: when the init of a container that shares a PID
+        # namespace exits, it runs `kill --all ID 9` to end the processes that outlive it.
         cgroup = container.cgroup()
-        pids = cgroup.pids() if cgroup is not None else [container.pid]
+        if cgroup is not None:
+            pids = cgroup.pids()
+        else:
+            pids = [] if status == st.STOPPED else [container.pid]
         for pid in pids:
             try:
                 os.kill(pid, signal)
