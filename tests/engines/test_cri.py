@@ -95,3 +95,44 @@ def test_pod_lifecycle(crictl: Crictl, engine_session: EngineSession) -> None:
     crictl("rmp", pod_id)
     assert crictl("pods", "--quiet").stdout.split() == []
     assert runtime_list(engine_session.runtime, crictl.daemon.runtime_root) == set()
+
+
+def test_stop_kills_leftovers_in_shared_pid_namespace(crictl: Crictl, engine_session: EngineSession) -> None:
+    """The container shares the pod's PID namespace (CRI's default, POD), so its init exiting
+    does not end its other processes: the shim then runs `kill --all <id> 9` on the stopped
+    container, and the runtime must still signal what is left in its cgroup (as runc does)."""
+    pod_json, _ = new_pod(crictl, engine_session)
+    pod_id = crictl("runp", "--runtime", CRI_HANDLER, pod_json).stdout.strip()
+    script = "sleep 1000 & echo $! > /tmp/bg.pid; trap 'exit 0' TERM; while true; do sleep 1; done"
+    ctr_json = crictl.write_json("bg.json", container_config("bg", engine_session.image, ["sh", "-c", script]))
+    cid = crictl("create", "--no-pull", pod_id, ctr_json, pod_json).stdout.strip()
+    crictl("start", cid)
+    init_pid = int(crictl.inspect("inspect", cid)["info"]["pid"])
+    background = _host_pids_of(init_pid, "sleep 1000")
+    assert len(background) == 1, background
+
+    crictl("stop", "--timeout", "20", cid)
+    status = crictl.inspect("inspect", cid)["status"]
+    assert status["state"] == "CONTAINER_EXITED" and status["exitCode"] == 0, status
+    assert not procs.alive(init_pid)
+    # The shim's kill --all ran before it reported the exit, so it is gone already (a zombie
+    # at most, until the pod's init reaps it), before `rm` would clean up the cgroup.
+    assert not procs.alive(background[0]), f"{background[0]} survived the stop: kill --all missed it"
+    crictl("rm", cid)
+    crictl("stopp", pod_id)
+    crictl("rmp", pod_id)
+
+
+def _host_pids_of(init_pid: int, command: str) -> list[int]:
+    """Host pids of processes in the same cgroup as ``init_pid`` whose argv is ``command``."""
+    cgroup_procs = Path("/sys/fs/cgroup/pids") / _cgroup_of(init_pid, "pids").lstrip("/") / "cgroup.procs"
+    return [pid for pid in map(int, cgroup_procs.read_text().split())
+            if " ".join(procs.cmdline(pid)) == command]
+
+
+def _cgroup_of(pid: int, controller: str) -> str:
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            return path
+    raise AssertionError(f"{pid} has no {controller} cgroup")

@@ -169,3 +169,29 @@ def test_delete_running_task_needs_force(ctr: Ctr) -> None:
     assert ctr.task_status(cid) == ""
     assert not procs.alive(pid)
     expect(ctr("container", "delete", cid), 0)
+
+
+def test_exit_of_init_sharing_a_pid_namespace_kills_the_rest(ctr: Ctr) -> None:
+    """A container joining another one's PID namespace (as CRI containers join their pod's) is
+    not emptied by the kernel when its init exits: the shim runs `kill --all ID 9` on the then
+    stopped container, and the runtime must still signal what is left in its cgroup."""
+    holder, joiner = new_id("pidns-holder"), new_id("pidns-joiner")
+    expect(ctr.run(holder, "sleep", "1000", flags=("-d",)), 0)
+    ctr.wait_status(holder, "RUNNING")
+    holder_pid = ctr.task_pid(holder)
+    script = 'sleep 1001 & trap "exit 0" TERM; echo ready; while true; do sleep 1; done'
+    expect(ctr.run(joiner, "sh", "-c", script, flags=("-d", "--with-ns", f"pid:/proc/{holder_pid}/ns/pid")), 0)
+    ctr.wait_status(joiner, "RUNNING")
+    cgroup_procs = Path(f"/sys/fs/cgroup/pids/{ctr.namespace}/{joiner}/cgroup.procs")
+    background = [pid for pid in map(int, cgroup_procs.read_text().split())
+                  if procs.cmdline(pid) == ["sleep", "1001"]]
+    assert len(background) == 1, cgroup_procs.read_text()
+
+    expect(ctr("task", "kill", joiner), 0)
+    ctr.wait_status(joiner, "STOPPED")
+    # Before `task delete`: only the shim's kill --all can have ended it.
+    procs.wait_exit(background[0])
+    assert ctr.remove(joiner) == 0
+    expect(ctr("task", "kill", "-s", "SIGKILL", holder), 0)
+    ctr.wait_status(holder, "STOPPED")
+    assert ctr.remove(holder) == 137
