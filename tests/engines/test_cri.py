@@ -118,6 +118,9 @@ def test_stop_kills_leftovers_in_shared_pid_namespace(crictl: Crictl, engine_ses
     # The shim's kill --all ran before it reported the exit, so it is gone already (a zombie
     # at most, until the pod's init reaps it), before `rm` would clean up the cgroup.
     assert not procs.alive(background[0]), f"{background[0]} survived the stop: kill --all missed it"
+    refused = [line for line in crictl.daemon.log_path.read_text().splitlines()
+               if "failed to kill init's children" in line and cid in line]
+    assert not refused, refused
     crictl("rm", cid)
     crictl("stopp", pod_id)
     crictl("rmp", pod_id)
