@@ -42,11 +42,14 @@ class Crictl:
         self.config_path.write_text(f"runtime-endpoint: {endpoint}\nimage-endpoint: {endpoint}\n"
                                     "timeout: 30\ndebug: false\npull-image-on-create: false\n")
 
+    def argv(self, *args: str) -> list[str]:
+        endpoint = f"unix://{self.daemon.address}"
+        return [str(CRICTL), "--config", str(self.config_path), "--runtime-endpoint", endpoint,
+                "--image-endpoint", endpoint, *args]
+
     def __call__(self, *args: str, check: bool = True,
                  timeout: float = CRICTL_TIMEOUT) -> subprocess.CompletedProcess[str]:
-        endpoint = f"unix://{self.daemon.address}"
-        argv = [str(CRICTL), "--config", str(self.config_path), "--runtime-endpoint", endpoint,
-                "--image-endpoint", endpoint, *args]
+        argv = self.argv(*args)
         self.calls.append(" ".join(argv))
         try:
             done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,

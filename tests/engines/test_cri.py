@@ -9,7 +9,9 @@ from __future__ import annotations
 import itertools
 import json
 import secrets
+import shlex
 import subprocess
+import time
 from pathlib import Path
 
 from engines.conftest import CRI_HANDLER, K8S_NAMESPACE, EngineSession, cri_cgroup_parent
@@ -139,3 +141,64 @@ def _cgroup_of(pid: int, controller: str) -> str:
         if controller in controllers.split(","):
             return path
     raise AssertionError(f"{pid} has no {controller} cgroup")
+
+
+def _wait_state(crictl: Crictl, cid: str, state: str) -> dict:
+    deadline = time.monotonic() + 30  # safety net only
+    while (status := crictl.inspect("inspect", cid)["status"])["state"] != state:
+        assert time.monotonic() < deadline, f"{cid} never reached {state}: {status}"
+        time.sleep(0.05)
+    return status
+
+
+def test_update_streaming_exec_and_exit_codes(crictl: Crictl, engine_session: EngineSession) -> None:
+    pod_json, _ = new_pod(crictl, engine_session)
+    pod_id = crictl("runp", "--runtime", CRI_HANDLER, pod_json).stdout.strip()
+    image = engine_session.image
+
+    # update: the shim calls `<runtime> update --resources - ID` with the resources on stdin
+    cid = crictl("create", "--no-pull", pod_id,
+                 crictl.write_json("upd.json", container_config("upd", image, ["sleep", "1000"])),
+                 pod_json).stdout.strip()
+    crictl("start", cid)
+    crictl("update", "--memory", str(64 << 20), "--cpu-quota", "50000", "--cpu-period", "100000", cid)
+    parent = cri_cgroup_parent(engine_session)
+    memory = Path(f"/sys/fs/cgroup/memory/{parent}/{cid}/memory.limit_in_bytes")
+    assert int(memory.read_text()) == 64 << 20
+    assert int(Path(f"/sys/fs/cgroup/cpu/{parent}/{cid}/cpu.cfs_quota_us").read_text()) == 50000
+
+    # streaming exec (through containerd's stream server), with and without a terminal;
+    # crictl 1.37 exits 1 for a non-zero exit and names the code
+    done = crictl("exec", cid, "sh", "-c", "echo streamed; exit 4", check=False)
+    assert done.stdout == "streamed\n", describe(done)
+    assert done.returncode == 1 and "exit code 4" in done.stderr, describe(done)
+    command = shlex.join([*crictl.argv("exec", "-it", cid, "sh", "-c", "tty; exit 6")])
+    shown = subprocess.run(["script", "-qec", command, "/dev/null"], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 1 and "exit code 6" in shown.stdout, shown
+    assert "/dev/pts/" in shown.stdout, shown.stdout
+    crictl("stop", "--timeout", "0", cid)  # sleep as PID 1 ignores TERM: killed
+    assert _wait_state(crictl, cid, "CONTAINER_EXITED")["exitCode"] == 137
+    crictl("rm", cid)
+
+    # a container's own exit code and its output
+    cid = crictl("create", "--no-pull", pod_id,
+                 crictl.write_json("bye.json", container_config("bye", image, ["sh", "-c", "echo bye; exit 3"])),
+                 pod_json).stdout.strip()
+    crictl("start", cid)
+    assert _wait_state(crictl, cid, "CONTAINER_EXITED")["exitCode"] == 3
+    assert crictl("logs", cid).stdout == "bye\n"
+    crictl("rm", cid)
+
+    # a command that does not exist: `start` fails with the runtime's message (from log.json)
+    cid = crictl("create", "--no-pull", pod_id,
+                 crictl.write_json("bad.json", container_config("bad", image, ["/nonexistent"])),
+                 pod_json).stdout.strip()
+    done = crictl("start", cid, check=False)
+    assert done.returncode != 0
+    assert "OCI runtime create failed" in done.stderr and "/nonexistent" in done.stderr, describe(done)
+    crictl("rm", cid)
+
+    crictl("stopp", pod_id)
+    crictl("rmp", pod_id)
+    assert runtime_list(engine_session.runtime, crictl.daemon.runtime_root) == set()
