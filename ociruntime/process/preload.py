@@ -1,24 +1,34 @@
 """Import, before pivot_root / setns(mnt), every module the container processes may import
-lazily afterwards: once inside the container's mount namespace the runtime's files are gone."""
+lazily afterwards: once inside the container's mount namespace (or a user namespace that
+cannot read the runtime's tree) the runtime's files are gone.
+
+This runs in stage 1 on the critical path of every `create`, so it imports what the init
+and exec stages can reach, not more: `json`, `re` and `ctypes` are not among them (the
+channel and hooks speak JSON through state.jsonfast), and the seccomp compiler runs in the
+parent (which has it imported already when the config has a filter).
+"""
 
 from __future__ import annotations
 
-import importlib
 import os
 
 _PACKAGES = ("linux", "security", "rootfs", "hooks", "process")
-_STDLIB = ("select", "socket", "resource", "re", "stat", "fcntl", "struct", "json",
-           "signal", "errno", "pwd", "grp")
+# Imported by the process that forks, before any namespace change, when it is needed at all.
+_PARENT_ONLY = frozenset({"ociruntime.security.seccomp", "ociruntime.process.exec_child", "ociruntime.process.preload"})
+_STDLIB = ("select", "socket", "resource", "stat", "fcntl", "struct", "signal", "errno", "pwd", "grp")
 
 
 def preload_for_container() -> None:
     base = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # __import__, not importlib.import_module: the importlib package imports warnings.
     for name in _STDLIB:
-        importlib.import_module(name)
-    importlib.import_module("ociruntime.log")
+        __import__(name)
+    __import__("ociruntime.log")
     for package in _PACKAGES:
         for entry in sorted(os.listdir(os.path.join(base, package))):
             if entry.endswith(".py") and not entry.startswith("_"):
-                importlib.import_module(f"ociruntime.{package}.{entry[:-3]}")
+                module = f"ociruntime.{package}.{entry[:-3]}"
+                if module not in _PARENT_ONLY:
+                    __import__(module)
             elif entry == "__init__.py":
-                importlib.import_module(f"ociruntime.{package}")
+                __import__(f"ociruntime.{package}")

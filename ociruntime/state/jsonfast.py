@@ -31,9 +31,23 @@ def loads(text: str | bytes) -> object:
     """Parse one JSON document; ValueError (as json does) when it is not exactly one."""
     if isinstance(text, bytes):
         text = text.decode("utf-8")
+    return _scan_document(_scan, text)
+
+
+def loads_with(text: str, parse_float, parse_constant) -> object:  # noqa: ANN001 - callables
+    """loads() with json.loads' parse_float / parse_constant hooks. ValueError (or
+    RecursionError) without detail on bad input: callers that report errors re-parse
+    with the json package to get its line and column."""
+    context = _ScanContext()
+    context.parse_float = parse_float  # type: ignore[misc,assignment]
+    context.parse_constant = parse_constant  # type: ignore[method-assign]
+    return _scan_document(_json.make_scanner(context), text)
+
+
+def _scan_document(scan, text: str) -> object:  # noqa: ANN001 - a _json scanner
     start = len(text) - len(text.lstrip(_WHITESPACE))
     try:
-        value, end = _scan(text, start)
+        value, end = scan(text, start)
     except (StopIteration, ValueError, SystemError):
         # The C scanner builds its error from json.decoder, which we never imported: it
         # then fails without an exception set (SystemError). Either way: not JSON.
