@@ -63,6 +63,7 @@ class AttachWarmup:
         self._stop = _thread.allocate_lock()
         self._done = _thread.allocate_lock()
         self._running = False
+        self.thread_id = 0  # the kernel tid of the thread once it runs (tests watch /proc/self/task)
 
     def start(self) -> AttachWarmup:
         if self._procs_file is None:
@@ -79,6 +80,7 @@ class AttachWarmup:
         return self
 
     def _loop(self, procs_file: str, pid: bytes) -> None:
+        self.thread_id = _thread.get_native_id()
         try:
             while True:
                 fd = os.open(procs_file, os.O_WRONLY | os.O_CLOEXEC)

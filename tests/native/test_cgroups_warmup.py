@@ -12,14 +12,14 @@ from pathlib import Path
 from ociruntime.cgroups.warmup import AttachWarmup, _procs_file, own_procs_file
 
 
-def _wait_for_thread_count(count: int) -> int:
-    """_thread._count() changes when the thread's bootstrap/teardown runs, a moment after
-    start_new_thread() returns or the thread's last statement."""
+def _thread_gone(warmup: AttachWarmup) -> bool:
+    """The warm-up thread's kernel task is gone (it may linger a moment after its last
+    Python statement)."""
     for _ in range(2000):
-        if _thread._count() == count:
-            break
+        if not Path(f"/proc/self/task/{warmup.thread_id}").exists():
+            return True
         time.sleep(0.001)
-    return _thread._count()
+    return False
 
 
 def test_own_procs_file_lists_this_process() -> None:
@@ -30,26 +30,30 @@ def test_own_procs_file_lists_this_process() -> None:
 
 def test_warmup_keeps_the_cgroup_and_leaves_no_thread() -> None:
     before = Path("/proc/self/cgroup").read_text()
-    threads = _thread._count()
     warmup = AttachWarmup(own_procs_file()).start()
-    assert _wait_for_thread_count(threads + 1) == threads + 1
+    for _ in range(2000):
+        if warmup.thread_id:
+            break
+        time.sleep(0.001)
+    assert warmup.thread_id and Path(f"/proc/self/task/{warmup.thread_id}").exists()
+    time.sleep(0.02)  # a few no-op migrations
     warmup.stop()
     warmup.stop()  # idempotent: create stops it before fork and again on the way out
-    assert _wait_for_thread_count(threads) == threads
+    assert _thread_gone(warmup)
     assert Path("/proc/self/cgroup").read_text() == before
 
 
 def test_unwritable_target_ends_the_thread_quietly(tmp_path: Path) -> None:
-    threads = _thread._count()
-    with AttachWarmup(str(tmp_path / "missing" / "cgroup.procs")):
+    with AttachWarmup(str(tmp_path / "missing" / "cgroup.procs")) as warmup:
         pass
-    assert _wait_for_thread_count(threads) == threads
+    assert warmup.thread_id == 0 or _thread_gone(warmup)
 
 
 def test_no_cgroup_fs_means_no_thread() -> None:
     threads = _thread._count()
-    with AttachWarmup(None):
+    with AttachWarmup(None) as warmup:
         assert _thread._count() == threads
+    assert warmup.thread_id == 0
 
 
 def test_procs_file_maps_paths_under_the_mount_root() -> None:
