@@ -132,6 +132,13 @@ class Containerd:
             runtime[:-1] + ".options]",
             f"  BinaryName = {_toml_str(self.runtime)}",
             f"  Root = {_toml_str(self.runtime_root)}",
+            # A second handler with NoPivotRoot: the shim then passes `create --no-pivot`.
+            f'[plugins."{CRI_PLUGIN}".containerd.runtimes.{cri.handler}-nopivot]',
+            '  runtime_type = "io.containerd.runc.v2"',
+            f'[plugins."{CRI_PLUGIN}".containerd.runtimes.{cri.handler}-nopivot.options]',
+            f"  BinaryName = {_toml_str(self.runtime)}",
+            f"  Root = {_toml_str(self.runtime_root)}",
+            "  NoPivotRoot = true",
             # The default runc handler, so nothing falls back to runc from $PATH with the
             # default /run/containerd/runc root: pointing it at the same binary and root.
             f'[plugins."{CRI_PLUGIN}".containerd.runtimes.runc]',

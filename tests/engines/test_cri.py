@@ -202,3 +202,25 @@ def test_update_streaming_exec_and_exit_codes(crictl: Crictl, engine_session: En
     crictl("stopp", pod_id)
     crictl("rmp", pod_id)
     assert runtime_list(engine_session.runtime, crictl.daemon.runtime_root) == set()
+
+
+def test_no_pivot_root_handler(crictl: Crictl, engine_session: EngineSession) -> None:
+    """Runtime options NoPivotRoot=true: the shim creates both containers with `--no-pivot`."""
+    pod_json, _ = new_pod(crictl, engine_session)
+    handler = f"{CRI_HANDLER}-nopivot"
+    pod_id = crictl("runp", "--runtime", handler, pod_json).stdout.strip()
+    assert crictl.inspect("inspectp", pod_id)["info"]["runtimeHandler"] == handler
+    cid = crictl("create", "--no-pull", pod_id,
+                 crictl.write_json("np.json", container_config("np", engine_session.image, ["sleep", "1000"])),
+                 pod_json).stdout.strip()
+    crictl("start", cid)
+    assert {pod_id, cid} <= runtime_list(engine_session.runtime, crictl.daemon.runtime_root)
+    # Without pivot_root the root is still the image's rootfs (its /etc/passwd has root only).
+    done = crictl("exec", "-s", cid, "cat", "/etc/passwd")
+    assert done.stdout.strip() == "root:x:0:0:root:/root:/bin/sh", describe(done)
+    bundle = crictl.daemon.state / "io.containerd.runtime.v2.task" / K8S_NAMESPACE / cid / "options.json"
+    assert json.loads(bundle.read_text()).get("no_pivot_root") is True, bundle.read_text()
+    crictl("stop", "--timeout", "0", cid)
+    crictl("rm", cid)
+    crictl("stopp", pod_id)
+    crictl("rmp", pod_id)
