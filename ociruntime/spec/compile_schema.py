@@ -26,7 +26,38 @@ _HEADER_IMPORTS = {
 }
 
 
+_PATTERN_ENTRY = re.compile(r"^(\s*)('(?:[^'\\]|\\.)*'): re\.compile\(('(?:[^'\\]|\\.)*')\),?$")
+
+
+def _patterns_without_re(code: str) -> str:
+    """REGEX_PATTERNS = {p: re.compile(src)} becomes ociruntime.spec.patterns.table({p: src}):
+    plain string checks, `re` only for a pattern without one (see patterns.py)."""
+    out = []
+    for line in code.splitlines():
+        if line == "import re":
+            continue
+        if line == "REGEX_PATTERNS = {":
+            out.append("from ociruntime.spec import patterns as _patterns")
+            out.append("REGEX_PATTERNS = _patterns.table({")
+            continue
+        entry = _PATTERN_ENTRY.match(line)
+        if entry:
+            out.append(f"{entry.group(1)}{entry.group(2)}: {entry.group(3)},")
+            continue
+        out.append(line)
+    text = "\n".join(out)
+    marker = "REGEX_PATTERNS = _patterns.table({"
+    if marker in text:
+        start = text.index(marker)
+        close = text.index("\n}", start)
+        text = text[:close] + "\n})" + text[close + 2:]
+    if "re.compile(" in text or re.search(r"\bre\.", text):
+        raise RuntimeError("generated code still uses re; update _patterns_without_re()")
+    return text
+
+
 def _slim(code: str) -> str:
+    code = _patterns_without_re(code)
     lines = []
     for line in code.splitlines():
         if line in _HEADER_IMPORTS:

@@ -35,12 +35,18 @@ def validate_id(container_id: str) -> None:
 
 
 def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
+    """Readers see the old file or the new one, never a part (write a temp file, rename).
+
+    No fsync, as runc: state lives on tmpfs (/run) and means nothing after a reboot, and a
+    crashed process is covered by the rename; fsync cost ~2-3 ms per write on a disk
+    --root (three writes per create)."""
     directory, name = os.path.split(path)
     tmp = os.path.join(directory, f".{name}.tmp{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
-        os.write(fd, data)
-        os.fsync(fd)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
     finally:
         os.close(fd)
     os.rename(tmp, path)
