@@ -13,8 +13,7 @@ import fcntl
 import os
 import secrets
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,20 +23,10 @@ from engines.containerd import Containerd, CriSettings, HostDirs, remove_tree
 from engines.cri import CRICTL, Crictl, require_crictl
 from engines.ctr import Ctr
 from engines.oci_image import build_archive
+from engines.session import CRI_HANDLER, K8S_NAMESPACE, EngineSession, cri_cgroup_parent
 from helpers.runtime import runtime_path
 
 LOCK_PATH = "/tmp/ociruntime-engines.lock"
-K8S_NAMESPACE = "k8s.io"  # the namespace CRI keeps its images and containers in
-CRI_HANDLER = "ociruntime"
-
-
-@dataclass
-class EngineSession:
-    tag: str
-    base: Path
-    runtime: str
-    image: str  # reference of the locally built busybox image
-    archive: Path
 
 
 def _inherited_lock_fd() -> int | None:
@@ -130,11 +119,11 @@ def ctr(ctr_daemon: Containerd, engine_session: EngineSession) -> Iterator[Ctr]:
 
 
 def _check_traces(daemon: Containerd, cgroup_parent: str, baseline_shims: set[int],
-                  mounts_before: set[str], cleanup: object) -> None:
+                  mounts_before: set[str], cleanup: Callable[[], None]) -> None:
     found = traces.collect(daemon, cgroup_parent, baseline_shims)
     found.mounts = [m for m in found.mounts if m not in mounts_before]
     if found:
-        cleanup()  # type: ignore[operator]
+        cleanup()
         pytest.fail(found.report(), pytrace=False)
 
 
@@ -171,6 +160,3 @@ def crictl(cri_daemon: Containerd, engine_session: EngineSession, tmp_path: Path
     _check_traces(cri_daemon, cri_cgroup_parent(engine_session), baseline_shims, mounts_before,
                   cleanup=client.remove_all)
 
-
-def cri_cgroup_parent(engine_session: EngineSession) -> str:
-    return f"{engine_session.tag}-pods"

@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -256,13 +257,13 @@ def describe(done: subprocess.CompletedProcess[str]) -> str:
     return f"$ {argv}\nexit {done.returncode}\n--- stdout\n{done.stdout}--- stderr\n{done.stderr}"
 
 
-def wait_gone(list_pids: object, timeout: float = 15.0) -> list[int]:
+def wait_gone(list_pids: Callable[[], list[int]], timeout: float = 15.0) -> list[int]:
     """Poll ``list_pids()`` until it is empty (shims exit asynchronously after their last
     task is deleted); returns what is still there at the timeout (a safety net)."""
     deadline = time.monotonic() + timeout
     while True:
         procs.reap_zombie_children()
-        pids = list_pids()  # type: ignore[operator]
+        pids = list_pids()
         if not pids or time.monotonic() > deadline:
             return pids
         time.sleep(0.1)

@@ -14,9 +14,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from engines.conftest import CRI_HANDLER, K8S_NAMESPACE, EngineSession, cri_cgroup_parent
 from engines.containerd import describe
 from engines.cri import Crictl, container_config, pod_config
+from engines.session import CRI_HANDLER, K8S_NAMESPACE, EngineSession, cri_cgroup_parent
 from helpers import procs
 
 _ids = itertools.count()
