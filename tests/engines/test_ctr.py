@@ -104,6 +104,12 @@ def test_detached_exec_ps_pause_resume_metrics_kill(ctr: Ctr) -> None:
                       cid, "ls", "/proc/self/fd", check=False), 0)
     assert done.stdout.split() == ["0", "1", "2", "3"]
 
+    # the exec's process.json: user and cwd reach the process
+    done = expect(ctr("task", "exec", "--exec-id", "e5", "--fifo-dir", str(ctr.daemon.fifo_dir),
+                      "--user", "1000:1000", "--cwd", "/tmp",
+                      cid, "sh", "-c", 'echo "$(id -u):$(id -g) $(pwd)"', check=False), 0)
+    assert done.stdout == "1000:1000 /tmp\n", done.stdout
+
     # exec with a terminal
     done = ctr.in_terminal("task", "exec", "-t", "--exec-id", "e3", "--fifo-dir", str(ctr.daemon.fifo_dir),
                            cid, "sh", "-c", "tty; exit 5")
