@@ -5,7 +5,6 @@ foreground runtime receives the master to proxy it."""
 from __future__ import annotations
 
 import os
-import socket
 
 
 class ConsoleLink:
@@ -23,6 +22,8 @@ class ConsoleLink:
 
             self.send_fd = connect(console_socket)
         else:
+            import socket  # only with a terminal: socket.py costs ~4 ms to import
+
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             self.receive_fd, self.send_fd = ours.detach(), theirs.detach()
         return self.send_fd

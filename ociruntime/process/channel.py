@@ -16,7 +16,7 @@ EOF on the parent's side before "ready" means a child died without reporting.
 
 from __future__ import annotations
 
-import socket
+import _socket  # the C module: socket.py builds enums at import (~4 ms on every create)
 
 from ociruntime.errors import OciError
 from ociruntime.state import jsonfast  # not json: it imports re (~10 ms per create)
@@ -25,12 +25,12 @@ _MAX_PACKET = 65536
 
 
 class Channel:
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: _socket.socket) -> None:
         self.sock = sock
 
     @staticmethod
     def pair() -> tuple["Channel", "Channel"]:
-        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         return Channel(a), Channel(b)
 
     def send(self, msg_type: str, **fields: object) -> None:
