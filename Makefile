@@ -35,9 +35,7 @@ build: venv
 install: build
 	@# Bytecode compiled once here: an unwritable or cold cache costs ~100 ms per verb.
 	$(VPY) -m compileall -q ociruntime >/dev/null
-	@printf '#!/bin/sh\n# ociruntime launcher: runs the venv interpreter directly (no shim, no site scan).\nexec %s -IS -X frozen_modules=on %s/tools/entry.py "$$@"\n' "$(VPY)" "$(REPO)" > $(LAUNCHER).tmp
-	chmod 755 $(LAUNCHER).tmp && mv $(LAUNCHER).tmp $(LAUNCHER)
-	@echo "installed $(LAUNCHER)"
+	$(VPY) tools/write_launcher.py $(LAUNCHER) $(REPO)
 
 bundle: install
 	$(VPY) tools/mkbundle.py $(BUNDLE)
