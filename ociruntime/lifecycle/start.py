@@ -73,21 +73,12 @@ def release_init(container: Container, config: dict) -> None:
 
 
 def _forward_listener(container: Container, sock: socket.socket, agent: AgentTarget) -> None:
-    """Send the init's seccomp listener to the agent; if that fails the init must not run
-    on without it (runc's create fails and removes the container the same way)."""
-    import signal
-
+    """Send the init's seccomp listener to the agent; if that fails the init is killed, as
+    runc's create fails and removes the container (seccomp_agent.forward)."""
     from ociruntime.security import seccomp_agent
 
     seccomp_agent.remove_socket(container.dir.path)
-    try:
-        seccomp_agent.forward(sock, agent, container.pid, container.hook_state("running"))
-    except BaseException:
-        try:
-            os.kill(container.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        raise
+    seccomp_agent.forward(sock, agent, container.pid, container.hook_state("running"))
 
 
 def _raise_start_error(container: Container) -> None:

@@ -52,8 +52,8 @@ def stage1_main(plan: ContainerPlan, chan: Channel, fifo_fd: int) -> None:
         # sees it; an empty file means no error).
         error_fd = os.open(os.path.join(plan.state_dir, START_ERROR_FILE),
                            os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        agent_sock = _listen_for_start(plan)
         chan.expect("go")
+        agent_sock = _listen_for_start(plan)  # after "go": an error now reaches the parent
         _join_namespaces(plan)
         _create_user_namespace(plan, chan)
         _unshare_rest(plan)
@@ -275,9 +275,34 @@ def _bring_up_loopback() -> None:
         fcntl.ioctl(sock, siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
 
 
+BREAKOUT_CWD = ("unable to start container process: current working directory is outside of "
+                "container mount namespace root -- possible container breakout detected")  # runc's text
+
+
 def _prepare_cwd(cwd: str) -> None:
-    # runc creates a missing cwd (as root, before switching user).
+    """runc creates a missing cwd (as root, before switching user). Its deepest existing
+    ancestor is entered and checked first, so nothing is created through a magic link such
+    as /proc/self/fd/<n> naming a host directory (CVE-2024-21626)."""
+    existing = cwd
+    while not os.path.isdir(existing):
+        existing = os.path.dirname(existing)
+    enter_cwd(existing)
     os.makedirs(cwd, mode=0o755, exist_ok=True)
+
+
+def enter_cwd(cwd: str) -> None:
+    """chdir, then refuse a cwd the container's root does not reach: a /proc/self/fd/<n>
+    of a preserved (or leaked) host directory fd (CVE-2024-21626). getcwd fails with ENOENT
+    (the kernel's "(unreachable)" path) for exactly those."""
+    from ociruntime.errors import OciError
+
+    os.chdir(cwd)
+    try:
+        reachable = os.getcwd().startswith("/")
+    except FileNotFoundError:
+        reachable = False
+    if not reachable:
+        raise OciError(BREAKOUT_CWD)
 
 
 def with_home(env: list[str], uid: int) -> list[str]:
@@ -352,12 +377,13 @@ def _exec_user_process(plan: ContainerPlan, executable: str, hook_state: dict, n
     except OSError:
         pass
     credentials.apply_user_and_capabilities(plan.credentials, seccomp_pending=plan.seccomp is not None)
-    os.chdir(plan.cwd)
+    enter_cwd(plan.cwd)
     reset_signals()
     # Only 0-2 and the preserved fds survive exec (CVE-2024-21626): the rest become CLOEXEC,
     # which also keeps the exec fifo open until the exec itself (`start` waits for that).
     # notify_fd (and the listener) are closed by the C code before execve.
     keep_only_stdio_and_preserved(plan.preserve_fds)
+    faults.point("init_before_execve")
     execve(executable, plan.args, plan.env, plan.seccomp, notify_fd=notify_fd,
            capabilities=credentials.exec_capabilities(plan.credentials))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ociruntime import faults
 from ociruntime.process.channel import Channel, error_record
 from ociruntime.process.names import set_stage_name
 from ociruntime.records import record
@@ -83,6 +84,7 @@ def exec_process(plan: ExecPlan, chan: Channel) -> None:
     try:
         from ociruntime.linux.exec import execve
         from ociruntime.process.child import (
+            enter_cwd,
             find_executable,
             keep_only_stdio_and_preserved,
             reset_signals,
@@ -101,10 +103,11 @@ def exec_process(plan: ExecPlan, chan: Channel) -> None:
         executable = find_executable(plan.args, plan.env, plan.cwd)
         credentials.apply_lsm(plan.credentials)
         credentials.apply_user_and_capabilities(plan.credentials, seccomp_pending=plan.seccomp is not None)
-        os.chdir(plan.cwd)
+        enter_cwd(plan.cwd)  # CVE-2024-21626: never a host directory
         reset_signals()
         chan.send("ready")
         keep_only_stdio_and_preserved(plan.preserve_fds)  # the channel too: EOF says we exec'd
+        faults.point("exec_before_execve")
         execve(executable, plan.args, plan.env, plan.seccomp, notify_fd=plan.notify_fd,
                capabilities=credentials.exec_capabilities(plan.credentials))
     except BaseException as exc:  # noqa: BLE001

@@ -175,9 +175,27 @@ def send_to_agent(target: AgentTarget, listener_fd: int, pid: int, state: dict) 
 
 
 def forward(sock: socket.socket, target: AgentTarget, pid: int, state: dict) -> None:
-    """Receive the listener on sock and send it to the agent; our copy is always closed."""
-    listener = receive_listener(sock)
+    """Receive the listener on sock and send it to the agent; our copy is always closed.
+    If that fails, the process `pid` is killed first, while the listener is still open: a
+    closed listener makes notified syscalls fail with ENOSYS and the process would run on."""
+    try:
+        listener = receive_listener(sock)
+    except BaseException:
+        _kill(pid)
+        raise
     try:
         send_to_agent(target, listener, pid, state)
+    except BaseException:
+        _kill(pid)
+        raise
     finally:
         os.close(listener)
+
+
+def _kill(pid: int) -> None:
+    import signal
+
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
