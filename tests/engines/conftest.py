@@ -123,8 +123,9 @@ def _check_traces(daemon: Containerd, cgroup_parent: str, baseline_shims: set[in
     found = traces.collect(daemon, cgroup_parent, baseline_shims)
     found.mounts = [m for m in found.mounts if m not in mounts_before]
     if found:
+        report = found.report()  # before the cleanup: it names the live shims by their argv
         cleanup()
-        pytest.fail(found.report(), pytrace=False)
+        pytest.fail(report + "\n(cleaned up)", pytrace=False)
 
 
 # --- CRI ---------------------------------------------------------------------------------
