@@ -357,6 +357,16 @@ def _kernel_has_seccomp() -> bool:
         return False
 
 
+def _action_usable(name: str) -> bool:
+    """NOTIFY also needs libseccomp API level 6 (compile_seccomp refuses it below) and the
+    listener flag in this kernel (the hand-over to listenerPath is ours, security/seccomp_agent.py)."""
+    from ociruntime.linux import seccomp as scmp
+
+    if name != "SCMP_ACT_NOTIFY":
+        return True
+    return scmp.api_level() >= 6 and scmp.flags_known(scmp.FILTER_FLAG_NEW_LISTENER)
+
+
 def features() -> dict:
     """linux.seccomp of the `features` document, true to this build and kernel."""
     from ociruntime.linux import seccomp as scmp
@@ -365,7 +375,7 @@ def features() -> dict:
     actions = [
         name
         for name in ACTION_NAMES
-        if enabled and scmp.action_available(_action(name, None, "", ""))
+        if enabled and scmp.action_available(_action(name, None, "", "")) and _action_usable(name)
     ]
     archs = [name for name, lib_name in ARCH_NAMES.items() if scmp.resolve_arch(lib_name) is not None]
     return {

@@ -194,3 +194,14 @@ def test_agent_gone_before_start_fails_start_and_stops_the_container(
     assert "after" not in created.output()
     assert runtime.status(container_id) == "stopped"
     runtime.delete(container_id).ok()
+
+
+@pytest.mark.ours_only  # runc 1.1.5's features lacks WAIT_KILLABLE_RECV
+def test_features_report_notify_and_flags_that_really_work_together(runtime, bundle, container_id, agent):
+    features = json.loads(runtime.call("features", root=False).ok().stdout_text())["linux"]["seccomp"]
+    assert "SCMP_ACT_NOTIFY" in features["actions"]
+    bundle.linux["seccomp"] = dict(notify_profile(agent.path), flags=features["supportedFlags"])
+    bundle.sh(MKDIR_AND_REPORT)
+    result = runtime.run(container_id, bundle).ok()
+    assert EXFULL_TEXT in result.stdout_text(), result.describe()
+    assert len(agent.messages) == 1

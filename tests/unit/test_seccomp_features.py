@@ -44,3 +44,16 @@ def test_libseccomp_version_is_the_linked_one() -> None:
     version = seccomp.libseccomp_version()
     assert version.count(".") == 2 and all(part.isdigit() for part in version.split("."))
     assert tuple(int(p) for p in version.split(".")) >= (2, 5, 0)
+
+
+def test_notify_is_reported_only_as_far_as_it_can_be_compiled_with_every_supported_flag() -> None:
+    found = seccomp.features()
+    assert "SCMP_ACT_NOTIFY" in found["actions"]  # libseccomp 2.5.4 (API 6), Linux >= 5.x here
+    program = seccomp.compile_seccomp({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "flags": found["supportedFlags"],
+        "listenerPath": "/run/agent.sock",
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}],
+    })
+    assert program is not None and program.needs_listener
+    assert program.flags & scmp.FILTER_FLAG_NEW_LISTENER and program.flags & scmp.FILTER_FLAG_WAIT_KILLABLE_RECV
