@@ -94,9 +94,11 @@ def run_cli(argv: list[str]) -> int:
     if module_name is None:
         logger.error(f"No help topic for '{verb}'" if verb == "help" else f"command {verb} not found")
         return 1
-    import importlib
-
-    module = importlib.import_module(f"ociruntime.cli.{module_name}")
+    # __import__ + sys.modules, not importlib.import_module: the importlib package imports
+    # warnings (~0.6 ms on every verb).
+    name = f"ociruntime.cli.{module_name}"
+    __import__(name)
+    module = sys.modules[name]
     try:
         return int(module.main(opts, verb_args))
     except OciError as err:
