@@ -24,6 +24,7 @@ from engines.cri import CRICTL, Crictl, require_crictl
 from engines.ctr import Ctr
 from engines.oci_image import build_archive
 from engines.session import CRI_HANDLER, K8S_NAMESPACE, EngineSession, cri_cgroup_parent
+from helpers import procs
 from helpers.runtime import runtime_path
 
 LOCK_PATH = "/tmp/ociruntime-engines.lock"
@@ -58,12 +59,16 @@ def engine_session(engines_lock: None) -> Iterator[EngineSession]:
         pytest.fail(f"runtime {path} not found: `make install` or set OCI_RUNTIME", pytrace=False)
     if os.geteuid() != 0:
         pytest.fail("the engine tests start containerd and must run as root", pytrace=False)
+    # The shims daemonize; as a subreaper we adopt them and reap them when they exit (the
+    # host's PID 1 would leave them as zombies for a while).
+    procs.become_subreaper()
     tag = "oce" + secrets.token_hex(3)
     base = Path(tempfile.mkdtemp(prefix=f"{tag}-", dir="/tmp"))
     base.chmod(0o755)
     image = f"docker.io/library/ocibox:{tag}"
     archive = build_archive(base / "ocibox.tar", image)
     yield EngineSession(tag, base, path, image, archive)
+    procs.reap_zombie_children()
     if os.environ.get("OCI_KEEP_TMP") != "1":
         remove_tree(base)
 
