@@ -3,9 +3,10 @@ lazily afterwards: once inside the container's mount namespace (or a user namesp
 cannot read the runtime's tree) the runtime's files are gone.
 
 This runs in stage 1 on the critical path of every `create`, so it imports what the init
-and exec stages can reach, not more: `json`, `re` and `ctypes` are not among them (the
-channel and hooks speak JSON through state.jsonfast), and the seccomp compiler runs in the
-parent (which has it imported already when the config has a filter).
+and exec stages can reach, not more: `json`, `re`, `ctypes` and `socket` are not among them
+(the channel and hooks speak JSON through state.jsonfast, sockets are `_socket`'s), and the
+seccomp compiler and the cgroup BPF loader run in the parent. The console modules, which do
+need `socket`, are imported by stage 1 only for a terminal.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import os
 
 _PACKAGES = ("linux", "security", "rootfs", "hooks", "process")
 # Imported by the process that forks, before any namespace change, when it is needed at all.
-_PARENT_ONLY = frozenset({"ociruntime.security.seccomp", "ociruntime.process.exec_child", "ociruntime.process.preload"})
-_STDLIB = ("select", "socket", "resource", "stat", "fcntl", "struct", "signal", "errno", "pwd", "grp")
+_PARENT_ONLY = frozenset({"ociruntime.security.seccomp", "ociruntime.process.exec_child",
+                          "ociruntime.process.preload", "ociruntime.linux.bpf"})
+_STDLIB = ("select", "_socket", "resource", "stat", "fcntl", "struct", "signal", "errno", "pwd", "grp")
 
 
 def preload_for_container() -> None:
