@@ -77,6 +77,10 @@ def _create_container(opts: CreateOptions, warmup: AttachWarmup) -> Created:
     try:
         # Connected before the fork, as runc does; the init inherits it.
         plan.console_fd = console.open(bool(config["process"].get("terminal")), opts.console_socket)
+        if os.environ.get("NOTIFY_SOCKET"):  # sd_notify proxy: mount and env for the container
+            from ociruntime.lifecycle.notify_socket import add_to_plan
+
+            add_to_plan(plan, cdir.path)
         cdir.write_config(config)
         os.mkfifo(cdir.file(FIFO_FILE), 0o622)
         state = _initial_state(config, opts.container_id, bundle, plan.rootfs)

@@ -34,10 +34,17 @@ def run(opts: CreateOptions, *, keep: bool = False) -> int:
             from ociruntime.console.proxy import HostTerminal
 
             host_terminal = HostTerminal(created.console_master)
-        start(opts.root, opts.container_id)
+        relay = start(opts.root, opts.container_id, relay_notify=False)
+        relay_thread = None
+        if relay is not None:  # NOTIFY_SOCKET: relay READY while we wait for the exit
+            from ociruntime.lifecycle.notify_socket import relay_in_background
+
+            relay_thread = relay_in_background(relay, init_pid)
         if host_terminal is not None:
             host_terminal.proxy(init_pid)
         status = _wait_for(init_pid)
+        if relay_thread is not None:
+            relay_thread.join()  # the init is gone: it only drains what the container sent
     except BaseException:
         _remove(opts.root, opts.container_id)
         raise

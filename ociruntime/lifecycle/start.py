@@ -16,10 +16,13 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import socket
 
+    from ociruntime.lifecycle.notify_socket import Relay
     from ociruntime.security.seccomp_agent import AgentTarget
 
 
-def start(root: str, container_id: str) -> None:
+def start(root: str, container_id: str, *, relay_notify: bool = True) -> Relay | None:
+    """Start the container. With NOTIFY_SOCKET set, block until it reports READY (or its
+    init exits) and relay that, as runc does; relay_notify=False returns the Relay instead."""
     container = load(root, container_id)
     status = container.status()
     if status == st.STOPPED:
@@ -27,12 +30,32 @@ def start(root: str, container_id: str) -> None:
     if status != st.CREATED:
         raise ContainerStateError("cannot start an already running container")
     config = _read_config(container)
-    release_init(container, config)
-    poststart = list((config.get("hooks") or {}).get("poststart") or [])
-    if poststart:
-        from ociruntime.hooks import run_hooks_warn
+    relay = _bind_notify_socket(container)
+    try:
+        release_init(container, config)
+        poststart = list((config.get("hooks") or {}).get("poststart") or [])
+        if poststart:
+            from ociruntime.hooks import run_hooks_warn
 
-        run_hooks_warn(poststart, container.hook_state("running"), "poststart")
+            run_hooks_warn(poststart, container.hook_state("running"), "poststart")
+    except BaseException:
+        if relay is not None:
+            relay.close()
+        raise
+    if relay is None or not relay_notify:
+        return relay
+    with relay:
+        relay.forward_ready(container.pid)
+    return None
+
+
+def _bind_notify_socket(container: Container) -> Relay | None:
+    host = os.environ.get("NOTIFY_SOCKET")
+    if not host:
+        return None
+    from ociruntime.lifecycle.notify_socket import Relay
+
+    return Relay.bind(container.dir.path, host)
 
 
 def release_init(container: Container, config: dict) -> None:

@@ -17,6 +17,7 @@ from ociruntime.state import jsonfast
 STATE_FILE = "state.json"
 CONFIG_FILE = "config.json"
 FIFO_FILE = "exec.fifo"
+NOTIFY_DIR = "notify"  # holds the sd_notify socket (lifecycle/notify_socket); the only subdir
 
 # path -> fd of the flock this process holds on that container dir
 _HELD_LOCKS: dict[str, int] = {}
@@ -143,15 +144,29 @@ class ContainerDir:
         except FileNotFoundError:
             return
         for name in names:
+            path = os.path.join(self.path, name)
             try:
-                os.unlink(os.path.join(self.path, name))
+                os.unlink(path)
             except FileNotFoundError:
                 pass
+            except IsADirectoryError:
+                if name != NOTIFY_DIR:  # never descend elsewhere (a rootfs mount point...)
+                    raise
+                _remove_flat_dir(path)
         try:
             os.rmdir(self.path)
         except OSError as err:
             if err.errno != errno.ENOENT:
                 raise
+
+
+def _remove_flat_dir(path: str) -> None:
+    for name in os.listdir(path):
+        try:
+            os.unlink(os.path.join(path, name))
+        except FileNotFoundError:
+            pass
+    os.rmdir(path)
 
 
 def _state_shape_ok(state: object) -> bool:

@@ -33,6 +33,7 @@ from engines import podman_traces as traces
 from engines.podman_env import Flavor, Podman, describe
 from helpers import procs
 from helpers.runtime import is_runc, runtime_path
+from helpers.sdnotify import SENDER_NAME, Receiver, build_sender
 from ociruntime.cli import DEFAULT_ROOT
 
 RUNC_DEFAULT_ROOT = Path("/run/runc")
@@ -78,6 +79,11 @@ def podman_env(engines_lock: None) -> Iterator[Podman]:
         pytest.fail("podman teardown: " + "; ".join(problems), pytrace=False)
 
 
+@pytest.fixture(scope="module")
+def notify_sender(podman_env: Podman) -> Path:
+    return build_sender(podman_env.base)
+
+
 def _default_root(runtime: Path) -> Path:
     return RUNC_DEFAULT_ROOT if is_runc(str(runtime)) else Path(DEFAULT_ROOT)
 
@@ -101,8 +107,9 @@ class Engine:
     podman: Podman
     flavor: Flavor
 
-    def __call__(self, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
-        return self.podman.call(self.flavor.runtime, *args, stdin=stdin)
+    def __call__(self, *args: str, stdin: bytes | None = None,
+                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return self.podman.call(self.flavor.runtime, *args, stdin=stdin, env=env)
 
     def tty(self, *args: str) -> subprocess.CompletedProcess[str]:
         return self.podman.in_terminal(self.flavor.runtime, *args)
@@ -116,9 +123,10 @@ class Engine:
     def new_name(self, what: str) -> str:
         return f"{self.podman.tag}-{what}-{next(_names)}"
 
-    def run(self, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, stdin: bytes | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """``podman run <flags> [args before the image] IMAGE cmd...``; args holds "IMAGE"."""
-        return self(*_with_image("run", self.container_flags, args, self.podman.image), stdin=stdin)
+        return self(*_with_image("run", self.container_flags, args, self.podman.image), stdin=stdin, env=env)
 
     def run_tty(self, *args: str) -> subprocess.CompletedProcess[str]:
         return self.tty(*_with_image("run", self.container_flags, args, self.podman.image))
@@ -346,4 +354,22 @@ def test_update_memory_reaches_the_cgroup(pm: Engine) -> None:
     pid = int(pm.inspect(name, "{{.State.Pid}}"))
     expect(pm("update", "--memory", "64m", name), 0)
     assert cgroup_memory_limit(pid) == 64 * 1024 * 1024
+    expect(pm("rm", "--force", "--time", "0", name), 0)
+
+
+# --- sd_notify ------------------------------------------------------------------------------------
+
+def test_sdnotify_container_ready_reaches_the_host_socket(pm: Engine, notify_sender: Path) -> None:
+    """podman 4.3 --sdnotify=container: podman puts a /run/notify bind mount and NOTIFY_SOCKET in
+    the spec and conmon relays to podman's NOTIFY_SOCKET (the runtime gets no NOTIFY_SOCKET
+    itself): the runtime must make that mount so the container's READY=1 reaches the host."""
+    name = pm.new_name("sdnotify")
+    with Receiver(pm.podman.base / f"{name}.sock") as receiver:
+        env = pm.podman.env() | {"NOTIFY_SOCKET": str(receiver.path)}
+        script = f'{SENDER_NAME} "$NOTIFY_SOCKET" READY=1 && echo ready; sleep 100'
+        expect(pm.run("-d", "--name", name, "--sdnotify=container",
+                      "-v", f"{notify_sender}:/bin/{SENDER_NAME}:ro", "IMAGE", "sh", "-c", script, env=env), 0)
+        messages = [m.strip() for m in receiver.wait_for(b"READY=")]
+        assert b"READY=1" in messages, messages
+        assert pm.wait_for_log(name, "ready") == "ready\n"
     expect(pm("rm", "--force", "--time", "0", name), 0)
