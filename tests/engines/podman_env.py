@@ -50,7 +50,11 @@ def lacks_cap_sys_resource() -> bool:
     return True
 
 
-def _containers_conf(base: Path) -> str:
+# podman 4.3's default runtime_supports_json; setting the key replaces the list, so keep these.
+DEFAULT_SUPPORTS_JSON = ("crun", "runc", "kata", "runsc", "youki", "krun")
+
+
+def _containers_conf(base: Path, runtime_entry: tuple[str, Path] | None = None) -> str:
     lines = ["[containers]"]
     if lacks_cap_sys_resource():
         # podman sets NOFILE/NPROC to 1048576; raising a hard limit needs CAP_SYS_RESOURCE, so
@@ -65,11 +69,15 @@ def _containers_conf(base: Path) -> str:
         f'tmp_dir = "{base}/tmp"',
         f'static_dir = "{base}/storage/libpod"',
         f'volume_path = "{base}/storage/volumes"',
-        "",
-        "[network]",
-        f'network_config_dir = "{base}/networks"',
-        "",
     ]
+    if runtime_entry is not None:
+        # A runtime by name: its own [engine.runtimes] entry, and JSON logs for that name.
+        name, path = runtime_entry
+        names = ", ".join(f'"{n}"' for n in (*DEFAULT_SUPPORTS_JSON, name))
+        lines += [f'runtime = "{name}"', f"runtime_supports_json = [{names}]"]
+    lines += ["", "[network]", f'network_config_dir = "{base}/networks"', ""]
+    if runtime_entry is not None:
+        lines += ["[engine.runtimes]", f'{runtime_entry[0]} = ["{runtime_entry[1]}"]', ""]
     return "\n".join(lines)
 
 
@@ -101,6 +109,13 @@ class Podman:
             path.mkdir(parents=True, exist_ok=True)
         self.conf.write_text(_containers_conf(self.base))
         self.storage_conf.write_text(_storage_conf(self.base))
+
+    def conf_with_runtime(self, name: str, path: Path) -> dict[str, str]:
+        """The env for podman with a containers.conf that names the runtime ``name`` in
+        [engine.runtimes] (pointing at ``path``) and in runtime_supports_json."""
+        conf = self.base / f"containers-{name}.conf"
+        conf.write_text(_containers_conf(self.base, (name, path)))
+        return self.env() | {"CONTAINERS_CONF": str(conf)}
 
     def import_image(self, runtime: Path) -> None:
         """`podman import` a busybox-static rootfs tar built here (no registry)."""

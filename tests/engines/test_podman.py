@@ -43,6 +43,7 @@ SUPPORTS_JSON = ("crun", "runc", "kata", "runsc", "youki", "krun")
 TRAPPING_LOOP = ('trap "echo got-term; exit 7" TERM; trap "echo got-usr1" USR1; echo ready; '
                  'while true; do sleep 1; done')
 NOT_FOUND_HINT = "OCI runtime attempted to invoke a command that was not found"
+CONFIGURED_NAME = "ociruntime"  # the [engine.runtimes] name the README suggests
 WAIT_TIMEOUT = 30.0  # safety net for polls, never an assertion about speed
 _names = itertools.count()
 
@@ -106,10 +107,11 @@ class Engine:
 
     podman: Podman
     flavor: Flavor
+    env: dict[str, str] | None = None  # podman's env for every call (default: podman.env())
 
     def __call__(self, *args: str, stdin: bytes | None = None,
                  env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return self.podman.call(self.flavor.runtime, *args, stdin=stdin, env=env)
+        return self.podman.call(self.flavor.runtime, *args, stdin=stdin, env=env or self.env)
 
     def tty(self, *args: str) -> subprocess.CompletedProcess[str]:
         return self.podman.in_terminal(self.flavor.runtime, *args)
@@ -168,6 +170,21 @@ def pm(podman_env: Podman, flavor: Flavor) -> Iterator[Engine]:
     engine = Engine(podman_env, flavor)
     yield engine
     found = traces.settled(podman_env, flavor.runtime, flavor.default_root, before)
+    if found:
+        engine("rm", "--all", "--force", "--time", "0")
+        pytest.fail(found.report(), pytrace=False)
+
+
+@pytest.fixture
+def pm_configured(podman_env: Podman) -> Iterator[Engine]:
+    """podman given the runtime by name (``--runtime ociruntime``), as a containers.conf with an
+    [engine.runtimes] entry and runtime_supports_json set up for users would (README)."""
+    real = Path(runtime_path())
+    flavor = Flavor("configured", Path(CONFIGURED_NAME), True, _default_root(real))
+    before = traces.baseline(flavor.default_root, podman_env.base)
+    engine = Engine(podman_env, flavor, podman_env.conf_with_runtime(CONFIGURED_NAME, real))
+    yield engine
+    found = traces.settled(podman_env, real, flavor.default_root, before)
     if found:
         engine("rm", "--all", "--force", "--time", "0")
         pytest.fail(found.report(), pytrace=False)
@@ -258,6 +275,24 @@ def test_failing_exec_error_channel(pm: Engine) -> None:
         else:
             assert not oci_log.exists(), "podman passed --log to a runtime not in runtime_supports_json"
             assert "level=" not in done.stderr and "{" not in done.stderr, done.stderr
+    finally:
+        expect(pm("rm", name), 0)
+
+
+def test_runtime_by_name_from_containers_conf(pm_configured: Engine) -> None:
+    """[engine.runtimes] resolves the name; runtime_supports_json gets it JSON logs."""
+    pm = pm_configured
+    info = expect(pm("info", "--format", "{{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Path}}"), 0)
+    assert info.stdout.split() == [CONFIGURED_NAME, runtime_path()], info.stdout
+    done = expect(pm.run("--rm", "IMAGE", "sh", "-c", "echo by-name; exit 6"), 6)
+    assert done.stdout == "by-name\n"
+    name = pm.new_name("byname")
+    done = expect(pm.run("--name", name, "IMAGE", "/nonexistent"), 127)
+    oci_log = pm.podman.run_dir / "overlay-containers" / pm.inspect(name, "{{.ID}}") / "userdata" / "oci-log"
+    try:
+        entry = json.loads(oci_log.read_text())
+        assert entry["level"] == "error" and "/nonexistent" in entry["msg"], entry
+        assert f"Error: {CONFIGURED_NAME}: " in done.stderr and NOT_FOUND_HINT in done.stderr, done.stderr
     finally:
         expect(pm("rm", name), 0)
 
