@@ -1,4 +1,4 @@
-"""Test-only fault injection: die (or hang) at a named stage of `create`.
+"""Test-only fault injection: die (or hang) at a named stage of `create`, `start` or `exec`.
 
 ``OCIRUNTIME_FAULT=<stage>`` or ``<stage>:kill`` makes the process that reaches
 ``point(<stage>)`` die at once by SIGKILL, with no cleanup of any kind, as an OOM kill or a
@@ -6,8 +6,9 @@ power cut would; ``<stage>:pause`` makes it hang there until someone kills it. T
 tests/faults use this to prove that `delete --force` removes whatever a crash leaves behind.
 
 Stages: after_state_dir, after_cgroup, after_state_written (runtime), stage1_after_namespaces
-(stage-1 child), init_after_mounts, before_ready (container init), before_pid_file,
-after_pid_file (runtime). The environment is read once, at import: with the variable unset a
+(stage-1 child), init_after_mounts, before_ready, init_before_execve (container init; the
+last one after `start`), before_pid_file, after_pid_file (runtime), exec_before_execve (the
+exec'd process, after its credentials are set). The environment is read once, at import: with the variable unset a
 point costs one comparison.
 """
 
@@ -27,7 +28,7 @@ def point(name: str) -> None:
 
 
 def _trigger(action: str) -> None:
-    import signal
+    import _signal as signal  # the C module: `signal` is not preloaded for the init
     import time
 
     if action == "pause":

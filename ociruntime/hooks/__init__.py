@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
+import _signal as signal  # the C module: signal.py builds enums at import (~4 ms)
 import time
 
 from ociruntime.errors import HookError

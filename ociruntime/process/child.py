@@ -9,7 +9,7 @@ ends in os._exit or execve. Errors travel to the parent as records on the channe
 from __future__ import annotations
 
 import os
-import signal
+import _signal as signal  # the C module: signal.py builds enums at import (~4 ms)
 import sys
 
 from ociruntime import faults

@@ -93,7 +93,7 @@ def _reap(pid: int) -> None:
 
 
 def _kill_and_reap(stage1_pid: int, init_pid: int) -> None:
-    import signal
+    import _signal as signal  # the C module: no enums to build
 
     for pid in (init_pid, stage1_pid):
         if pid > 0:

@@ -17,7 +17,7 @@ _PACKAGES = ("linux", "security", "rootfs", "hooks", "process")
 # Imported by the process that forks, before any namespace change, when it is needed at all.
 _PARENT_ONLY = frozenset({"ociruntime.security.seccomp", "ociruntime.process.exec_child",
                           "ociruntime.process.preload", "ociruntime.linux.bpf"})
-_STDLIB = ("select", "_socket", "resource", "stat", "fcntl", "struct", "signal", "errno", "pwd", "grp")
+_STDLIB = ("select", "_socket", "resource", "stat", "fcntl", "struct", "_signal", "errno", "pwd", "grp")
 
 
 def preload_for_container() -> None:
