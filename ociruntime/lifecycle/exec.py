@@ -36,6 +36,14 @@ class ExecOptions:
 def exec_process(opts: ExecOptions) -> int:
     """Start the process; with detach return 0 once it runs, else wait and return its
     exit code (128+signal when killed)."""
+    from ociruntime.cgroups.warmup import AttachWarmup, own_procs_file
+
+    # The kernel's cgroup-attach grace period passes in the background meanwhile.
+    with AttachWarmup(own_procs_file()) as warmup:
+        return _exec_process(opts, warmup)
+
+
+def _exec_process(opts: ExecOptions, warmup) -> int:  # noqa: ANN001 - cgroups.warmup.AttachWarmup
     container = load(opts.root, opts.container_id, shared_lock=True)
     status = container.status()
     if status == st.STOPPED:
@@ -58,7 +66,9 @@ def exec_process(opts: ExecOptions) -> int:
     console = ConsoleLink()
     try:
         plan.console_fd = console.open(terminal, opts.console_socket)
-        pid = _spawn(plan, container.cgroup(), _listener_forwarder(container, plan))
+        forward_listener = _listener_forwarder(container, plan)
+        warmup.stop()  # no thread may be alive across fork()
+        pid = _spawn(plan, container.cgroup(), forward_listener)
         console.finish()
     except BaseException:
         console.close()
@@ -179,14 +189,14 @@ def _listener_forwarder(container, plan):  # -> Callable[[socket, int], None] | 
 
 
 def _spawn(plan, cgroup, forward_listener=None) -> int:
-    import socket
-
     from ociruntime.process.channel import Channel
     from ociruntime.process.exec_child import exec_stage1
     from ociruntime.process.parent import _kill_and_reap, _reap
 
     listener_sock = None
     if forward_listener is not None:
+        import socket  # only for a seccomp agent: socket.py costs ~4 ms to import
+
         listener_sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         plan.notify_fd = theirs.detach()  # close-on-exec; the C code closes it before execve
     parent_chan, child_chan = Channel.pair()
