@@ -105,10 +105,18 @@ enum ocr_exec_step {
  * *failed_cap is the capability that could not be raised, or -1 for the clear. */
 int ocr_cap_ambient_set(uint64_t mask, int *failed_cap);
 
+/* exec_fd >= 0: execute that fd (execveat AT_EMPTY_PATH, else execve of
+ * /proc/self/fd/N) instead of path; path then only names the target. */
 int ocr_execve(const char *path, char *const argv[], char *const envp[],
                const void *bpf, size_t bpf_len, unsigned int seccomp_flags,
-               int notify_fd, const struct ocr_capsets *caps,
+               int notify_fd, const struct ocr_capsets *caps, int exec_fd,
                int *failed_step);
+
+/* dmz_memfd.c: the ociruntime-dmz trampoline (csrc/dmz/dmz.c, embedded at
+ * build time) in a memfd: close-on-exec, sealed against writes, shrinking,
+ * growing and further seals. Returns the fd. ocr_dmz_size: its length. */
+int ocr_dmz_memfd(void);
+size_t ocr_dmz_size(void);
 
 /* bpf.c: bpf(2) for cgroup v2 device control (BPF_PROG_TYPE_CGROUP_DEVICE).
  * insns/len: struct bpf_insn array, len in bytes. log/log_size: the verifier

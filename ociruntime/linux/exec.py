@@ -18,6 +18,17 @@ the filter. We offer both:
   (and sendmsg/close for a listener) run under the filter.
 * runc's order: load_seccomp() while still privileged, then finish in Python.
 
+CVE-2019-5736: the caller is a forked Python interpreter, so /proc/self/exe is
+the host interpreter when execve(2) runs; a target '#!/proc/self/exe' would
+start that host file inside the container. With dmz=DmzReport(...) the C call
+instead execs ociruntime-dmz (csrc/dmz/dmz.c) from a sealed memfd
+(execveat(fd, "", AT_EMPTY_PATH); execve("/proc/self/fd/N") if the filter
+refuses execveat), and the trampoline execs the target. A failure of that
+last execve happens in the trampoline: it writes DmzReport.template (errno as
+%d, its text as %s) to DmzReport.fd and exits 127 (ENOENT) or 1. The fds in
+DmzReport.carried stay open across the trampoline's exec and close at the
+target's (they tell the runtime that the target exec happened).
+
 With SCMP_ACT_NOTIFY the filter is loaded with SECCOMP_FILTER_FLAG_NEW_LISTENER
 and the listener fd is sent over the unix socket notify_fd in one sendmsg (one
 SCM_RIGHTS fd, payload LISTENER_PAYLOAD); both fds are then closed so the
@@ -46,6 +57,7 @@ if TYPE_CHECKING:
         flags: int
 
 LISTENER_PAYLOAD = b"seccomp-listener"
+DMZ_ARGV0 = "ociruntime-dmz"  # csrc/dmz/dmz.c refuses to run under any other argv[0]
 
 _STEP_WHAT = {
     lib.OCR_STEP_RAISE_EFFECTIVE: "raise effective capabilities before loading seccomp",
@@ -96,6 +108,40 @@ class CapabilitySets:
         return cls(cls.mask(effective), cls.mask(permitted), cls.mask(inheritable), cls.mask(ambient))
 
 
+class DmzReport:
+    """How the ociruntime-dmz trampoline reports a failed execve of the target:
+    template (%d errno, %s its text, %% a percent sign) written in one write(2) to fd
+    (-1: stderr); carried fds stay open until the target's execve."""
+
+    __slots__ = ("fd", "template", "carried")
+
+    def __init__(self, fd: int = -1, template: str = "%s", carried: Iterable[int] = ()) -> None:
+        self.fd = fd
+        self.template = template
+        self.carried = tuple(carried)
+
+
+def percent_escaped(text: str) -> str:
+    """text as a literal inside a DmzReport template."""
+    return text.replace("%", "%%")
+
+
+def _dmz_argv(path: str, argv: Sequence[str], report: DmzReport) -> list[str]:
+    carried = sorted(set(report.carried) | ({report.fd} if report.fd >= 0 else set()))
+    return [DMZ_ARGV0, str(report.fd), ",".join(map(str, carried)), report.template, path, *argv]
+
+
+def _open_dmz(report: DmzReport) -> int:
+    """The sealed trampoline memfd (close-on-exec); the carried fds made inheritable."""
+    fd = lib.ocr_dmz_memfd()
+    if fd < 0:
+        raise os_error(-fd, "create the ociruntime-dmz memfd")
+    for carried in (*report.carried, report.fd):
+        if carried >= 0:
+            os.set_inheritable(carried, True)
+    return fd
+
+
 def _cstr_array(values: Sequence[str | bytes], what: str) -> tuple[object, list[object]]:
     """A NULL-terminated char*[] plus the buffers that must outlive the call."""
     keep = [ffi.new("char[]", fsencode(v, what)) for v in values]
@@ -129,13 +175,17 @@ def execve(
     seccomp: BpfProgram | None = None,
     notify_fd: int = -1,
     capabilities: CapabilitySets | None = None,
+    dmz: DmzReport | None = None,
 ) -> NoReturn:
     """Optionally load seccomp, optionally set the final capabilities, then
-    execve(path, argv, env). Raises OSError naming the step that failed."""
+    execve(path, argv, env), through the ociruntime-dmz trampoline if dmz is given
+    (then a failure of the target's execve is the trampoline's to report). Raises
+    OSError naming the step that failed."""
     if not argv:
         raise ValueError(f"execve {path}: argv must not be empty")
     c_path = fsencode(path, "execve path")
-    c_argv, keep_argv = _cstr_array(argv, "execve argv")
+    exec_argv = argv if dmz is None else _dmz_argv(path, argv, dmz)
+    c_argv, keep_argv = _cstr_array(exec_argv, "execve argv")
     c_env, keep_env = _cstr_array(env, "execve env")
     bpf, bpf_len, flags = ffi.NULL, 0, 0
     if seccomp is not None:
@@ -152,13 +202,18 @@ def execve(
             },
         )
     step = ffi.new("int *")
-    ret = lib.ocr_execve(c_path, c_argv, c_env, bpf, bpf_len, flags, notify_fd, caps, step)
+    dmz_fd = -1 if dmz is None else _open_dmz(dmz)
+    ret = lib.ocr_execve(c_path, c_argv, c_env, bpf, bpf_len, flags, notify_fd, caps, dmz_fd, step)
     del keep_argv, keep_env
     err = -ret if ret < 0 else errno.EIO
+    if dmz_fd >= 0:
+        os.close(dmz_fd)
     if step[0] == lib.OCR_STEP_SECCOMP and seccomp is not None:
         raise _seccomp_failure(err, seccomp, notify_fd)
     if step[0] in _STEP_WHAT:
         raise os_error(err, f"{_STEP_WHAT[step[0]]} before execve {path}")
+    if dmz_fd >= 0:
+        raise os_error(err, f"execve {path}: exec of the ociruntime-dmz trampoline")
     raise os_error(err, f"execve {path}")
 
 
