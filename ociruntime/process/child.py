@@ -179,7 +179,7 @@ def init_main(plan: ContainerPlan, chan: Channel, fifo_fd: int, error_fd: int,
             from ociruntime.security.seccomp_agent import accept_runtime
 
             notify_fd = accept_runtime(agent_sock)
-        _exec_user_process(plan, executable, hook_state, notify_fd)
+        _exec_user_process(plan, executable, hook_state, notify_fd, error_fd=error_fd, fifo_fd=fifo_fd)
     except BaseException as exc:  # noqa: BLE001
         message = error_record("start", exc)["message"]
         try:
@@ -368,9 +368,10 @@ def _wait_for_start(fifo_fd: int) -> None:
             return
 
 
-def _exec_user_process(plan: ContainerPlan, executable: str, hook_state: dict, notify_fd: int = -1) -> None:
+def _exec_user_process(plan: ContainerPlan, executable: str, hook_state: dict, notify_fd: int = -1,
+                       error_fd: int = -1, fifo_fd: int = -1) -> None:
     from ociruntime.hooks import run_hooks
-    from ociruntime.linux.exec import execve
+    from ociruntime.linux.exec import DmzReport, execve, percent_escaped
     from ociruntime.security import credentials
 
     run_hooks(plan.hooks.get("startContainer", []), hook_state, "startContainer")
@@ -387,8 +388,12 @@ def _exec_user_process(plan: ContainerPlan, executable: str, hook_state: dict, n
     # notify_fd (and the listener) are closed by the C code before execve.
     keep_only_stdio_and_preserved(plan.preserve_fds)
     faults.point("init_before_execve")
+    # Through the ociruntime-dmz trampoline (CVE-2019-5736: never execve from the host
+    # interpreter). The fifo and start.error stay open until the target's execve, so
+    # `start` still returns after it; the trampoline reports a failed execve as we do below.
+    report = DmzReport(error_fd, f"start: execve {percent_escaped(executable)}: %s", carried=(fifo_fd,))
     execve(executable, plan.args, plan.env, plan.seccomp, notify_fd=notify_fd,
-           capabilities=credentials.exec_capabilities(plan.credentials))
+           capabilities=credentials.exec_capabilities(plan.credentials), dmz=report)
 
 
 def reset_signals() -> None:

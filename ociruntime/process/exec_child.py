@@ -11,6 +11,10 @@ from ociruntime.process.channel import Channel, error_record
 from ociruntime.process.names import set_stage_name
 from ociruntime.records import record
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ociruntime.linux.exec import DmzReport
+
 # Join order: user first (it grants the rights for the others), mount last but one so
 # the /proc/<pid>/ns paths stay reachable until the fds are open anyway, time last.
 JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "mount", "time")
@@ -109,6 +113,20 @@ def exec_process(plan: ExecPlan, chan: Channel) -> None:
         keep_only_stdio_and_preserved(plan.preserve_fds)  # the channel too: EOF says we exec'd
         faults.point("exec_before_execve")
         execve(executable, plan.args, plan.env, plan.seccomp, notify_fd=plan.notify_fd,
-               capabilities=credentials.exec_capabilities(plan.credentials))
+               capabilities=credentials.exec_capabilities(plan.credentials),
+               dmz=_dmz_report(chan, stage, executable))
     except BaseException as exc:  # noqa: BLE001
         _report(chan, stage, exc)
+
+
+def _dmz_report(chan: Channel, stage: str, executable: str) -> DmzReport:
+    """The ociruntime-dmz trampoline does the last execve (CVE-2019-5736) and reports its
+    failure as _report would: one error record on the channel, which stays open until the
+    target's execve (its EOF tells `exec` that the exec happened)."""
+    from ociruntime.linux.exec import DmzReport, percent_escaped
+    from ociruntime.state import jsonfast
+
+    message = jsonfast.dumps(percent_escaped(f"{stage}: execve {executable}: ")).removesuffix('"') + '%s"'
+    record = (f'{{"stage": {jsonfast.dumps(percent_escaped(stage))}, "errno": %d, "message": {message}, '
+              f'"code": "kernel.error", "type": "error"}}')
+    return DmzReport(chan.fileno(), record)
