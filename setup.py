@@ -107,7 +107,7 @@ def build_ffi() -> FFI:
         '#include "ociruntime.h"\n#include <seccomp.h>\n',
         sources=sources,
         include_dirs=[os.path.relpath(CSRC, HERE), os.path.relpath(DMZ_BUILD, HERE)],
-        depends=[DMZ_SOURCE],
+        depends=[DMZ_SOURCE, os.path.join(DMZ_BUILD, "dmz_image.h")],  # written before the check
         libraries=["seccomp"],
         define_macros=[("_GNU_SOURCE", None), ("OCR_VERSION", f'"{version}"')],
         extra_compile_args=["-O2", "-Wall", "-Wextra", "-Werror=implicit-function-declaration"],
