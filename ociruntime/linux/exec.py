@@ -127,7 +127,7 @@ def percent_escaped(text: str) -> str:
 
 
 def _dmz_argv(path: str, argv: Sequence[str], report: DmzReport) -> list[str]:
-    carried = sorted(set(report.carried) | ({report.fd} if report.fd >= 0 else set()))
+    carried = sorted({fd for fd in (*report.carried, report.fd) if fd >= 0})
     return [DMZ_ARGV0, str(report.fd), ",".join(map(str, carried)), report.template, path, *argv]
 
 
