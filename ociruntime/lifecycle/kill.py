@@ -33,6 +33,12 @@ def kill(root: str, container_id: str, signal: int, *, all_processes: bool = Fal
             cgroup.thaw()  # let the killed tasks actually die
         return
     send_to_init(container.pid, signal)
+    if status == st.PAUSED and signal == signal_module.SIGKILL:
+        # A v1-frozen init cannot die until thawed (runc#3217); podman's kill of a paused
+        # container waits for that exit.
+        cgroup = container.cgroup()
+        if cgroup is not None:
+            cgroup.thaw()
 
 
 def send_to_init(pid: int, signal: int) -> None:
