@@ -10,7 +10,9 @@ or naming the base dir (conmon, ``podman container cleanup``, runtime calls).
 from __future__ import annotations
 
 import ctypes
+import json
 import os
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -134,6 +136,27 @@ def settled(podman: Podman, runtime: Path, default_root: Path, before: Baseline)
 
 def settled_host(podman: Podman) -> Traces:
     return _settle(lambda: host_traces(podman))
+
+
+def force_cleanup(podman: Podman, runtime: Path, default_root: Path) -> None:
+    """After a failure: thaw the test's frozen cgroups, kill every process in them or naming
+    the base dir (all started by the tests), and delete runtime state whose bundle is ours."""
+    marker = f"/{podman.cgroup_parent}/"
+    for cgroup in leaks.read_cgroups():
+        if marker in cgroup and os.path.exists(f"{cgroup}/freezer.state"):
+            try:
+                Path(f"{cgroup}/freezer.state").write_text("THAWED")
+            except OSError:
+                pass
+    procs.kill_and_reap({int(p.split()[0]) for p in live_processes(podman.cgroup_parent, podman.base)})
+    for entry in state_entries(default_root):
+        try:
+            state = json.loads(Path(entry, "state.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if str(state.get("bundle", "")).startswith(str(podman.base) + "/"):
+            subprocess.run([str(runtime), "delete", "--force", os.path.basename(entry)],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
 
 
 def remove_parent_cgroups(parent: str) -> list[str]:

@@ -71,7 +71,9 @@ def podman_env(engines_lock: None) -> Iterator[Podman]:
     yield podman
     problems = podman.reset(runtime)
     leftover = traces.settled_host(podman)
-    problems += [leftover.report()] if leftover else []
+    if leftover:
+        problems.append(leftover.report())
+        traces.force_cleanup(podman, runtime, _default_root(runtime))
     problems += traces.unmount_under(base)
     problems += traces.remove_parent_cgroups(podman.cgroup_parent)
     if os.environ.get("OCI_KEEP_TMP") != "1":
@@ -169,9 +171,15 @@ def pm(podman_env: Podman, flavor: Flavor) -> Iterator[Engine]:
     before = traces.baseline(flavor.default_root, podman_env.base)
     engine = Engine(podman_env, flavor)
     yield engine
-    found = traces.settled(podman_env, flavor.runtime, flavor.default_root, before)
+    _check_left_nothing(engine, Path(runtime_path()), before)
+
+
+def _check_left_nothing(engine: Engine, real_runtime: Path, before: traces.Baseline) -> None:
+    podman, default_root = engine.podman, engine.flavor.default_root
+    found = traces.settled(podman, real_runtime, default_root, before)
     if found:
         engine("rm", "--all", "--force", "--time", "0")
+        traces.force_cleanup(podman, real_runtime, default_root)
         pytest.fail(found.report(), pytrace=False)
 
 
@@ -184,10 +192,7 @@ def pm_configured(podman_env: Podman) -> Iterator[Engine]:
     before = traces.baseline(flavor.default_root, podman_env.base)
     engine = Engine(podman_env, flavor, podman_env.conf_with_runtime(CONFIGURED_NAME, real))
     yield engine
-    found = traces.settled(podman_env, real, flavor.default_root, before)
-    if found:
-        engine("rm", "--all", "--force", "--time", "0")
-        pytest.fail(found.report(), pytrace=False)
+    _check_left_nothing(engine, real, before)
 
 
 def expect(done: subprocess.CompletedProcess[str], code: int) -> subprocess.CompletedProcess[str]:
@@ -314,6 +319,16 @@ def test_kill_with_signal_then_default_kill(pm: Engine) -> None:
     pm.wait_for_log(name, "got-usr1")
     assert pm.inspect(name, "{{.State.Status}}") == "running"
     expect(pm("kill", name), 0)  # SIGKILL
+    assert pm.wait_exit_code(name) == 137
+    expect(pm("rm", name), 0)
+
+
+def test_kill_paused_container(pm: Engine) -> None:
+    # SIGKILL cannot end a v1-frozen process: the runtime must thaw after it (runc#3217),
+    # or podman times out waiting for conmon's exit file.
+    name = pm.start_detached("killpaused")
+    expect(pm("pause", name), 0)
+    expect(pm("kill", name), 0)
     assert pm.wait_exit_code(name) == 137
     expect(pm("rm", name), 0)
 
