@@ -62,6 +62,17 @@ def state_entries(root: Path) -> set[str]:
         return set()
 
 
+def _ours(entry: str, base: Path) -> bool:
+    """A state dir of one of our containers: its bundle is under base (other suites may use
+    the default root too); one without a readable state.json counts if named like podman's ids."""
+    try:
+        bundle = str(json.loads(Path(entry, "state.json").read_text()).get("bundle", ""))
+    except (OSError, ValueError, AttributeError):
+        name = os.path.basename(entry)
+        return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
+    return bundle.startswith(str(base) + "/")
+
+
 def mounts_under(base: Path) -> set[str]:
     prefix = str(base) + "/"
     return {m.text() for m in leaks.read_mounts().values() if m.mount_point.startswith(prefix)}
@@ -106,7 +117,7 @@ def baseline(default_root: Path, base: Path) -> Baseline:
 def collect(podman: Podman, runtime: Path, default_root: Path, before: Baseline) -> Traces:
     return Traces(
         containers=podman.container_ids(runtime),
-        states=sorted(state_entries(default_root) - before.states),
+        states=sorted(e for e in state_entries(default_root) - before.states if _ours(e, podman.base)),
         mounts=sorted(mounts_under(podman.base) - before.mounts),
         cgroups=cgroups_below(podman.cgroup_parent),
         processes=live_processes(podman.cgroup_parent, podman.base),
