@@ -193,6 +193,28 @@ def test_kill_and_delete_a_paused_container(runtime, bundle, container_id):
     assert not runtime.exists(container_id)
 
 
+def test_sigkill_to_a_paused_container_thaws_it_so_the_init_dies(runtime, bundle, container_id):
+    # A v1-frozen task cannot die; runc thaws after SIGKILL (runc#3217), and podman's
+    # kill / rm -f of a paused container waits for exactly that.
+    c = running(runtime, bundle, container_id)
+    runtime.call("pause", container_id).ok()
+    runtime.call("kill", container_id, "9").ok()
+    procs.wait_exit(c.pid)
+    assert runtime.status(container_id) == "stopped"
+    runtime.delete(container_id).ok()
+
+
+def test_kill_all_of_a_stopped_container_succeeds(runtime, bundle, container_id):
+    # containerd's shim sends `kill --all ID 9` after the init exited (CRI pods share a PID
+    # namespace, so the init's exit does not end the rest); runc exits 0 there.
+    c = create(runtime, bundle, container_id)
+    runtime.start(container_id).ok()
+    procs.wait_exit(c.pid)
+    runtime.call("kill", "--all", container_id, "9").ok()
+    runtime.call("kill", container_id, "9").failed("container not running")
+    runtime.delete(container_id).ok()
+
+
 def test_resume_a_running_container_fails(runtime, bundle, container_id):
     c = running(runtime, bundle, container_id)
     runtime.call("resume", container_id).failed("container not paused")
