@@ -413,6 +413,9 @@ def main() -> int:
         "alternate inside each round. Ratio = median / runc's median (< 1 is faster than runc).", "",
     ]
     text = "\n".join(header + sections + ["### lifecycle distribution", "", picture, ""])
+    history = REPO / "bench" / "CHANGES.md"  # hand-written: what each change bought, kept across runs
+    if not a.quick and history.exists():
+        text += "\n" + history.read_text()
     out.write_text(text)
     print(text)
     return 0
