@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable
 
 from ociruntime.errors import ConfigError
 from ociruntime.linux import fs, mounts
@@ -35,6 +34,10 @@ from ociruntime.rootfs.resolve import (
     open_in_root,
     reopen_new_mount,
 )
+
+TYPE_CHECKING = False  # collections.abc runs collections/__init__ (~3 ms) in stage 1
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # The file systems whose mount target must be a plain directory reached without any
 # symlink (CVE-2019-19921: /proc on a symlink sends later /proc writes elsewhere), and the
