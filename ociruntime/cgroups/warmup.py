@@ -56,7 +56,8 @@ def _procs_file(mountpoint: str, mount_root: str, path: str) -> str | None:
 
 
 class AttachWarmup:
-    """Runs the no-op migrations until stop(); use as a context manager."""
+    """Runs the no-op migrations until stop(); use as a context manager. start() after
+    stop() runs a new thread (create stops it around its fork)."""
 
     def __init__(self, procs_file: str | None) -> None:
         self._procs_file = procs_file
@@ -89,6 +90,7 @@ class AttachWarmup:
                 finally:
                     os.close(fd)
                 if self._stop.acquire(timeout=_INTERVAL_SECONDS):
+                    self._stop.release()  # free again, so that start() can run a new thread
                     return
         except OSError:
             return

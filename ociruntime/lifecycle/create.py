@@ -68,15 +68,29 @@ def _create_container(opts: CreateOptions, warmup: AttachWarmup) -> Created:
                       no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring,
                       preserve_fds=opts.preserve_fds + _listen_fds(config))
     cgroup = _cgroup_manager(config, opts)
-    cdir.claim()
-    faults.point("after_state_dir")
-    created_cgroup = False
     from ociruntime.console.link import ConsoleLink
+    from ociruntime.process.parent import fork_stage1, spawn_container
 
     console = ConsoleLink()
+    stage1 = None
     try:
         # Connected before the fork, as runc does; the init inherits it.
         plan.console_fd = console.open(bool(config["process"].get("terminal")), opts.console_socket)
+        # Stage 1 preloads while we make the state dir and the cgroup. Not with the sd_notify
+        # proxy: that adds a mount to the plan once the state dir exists.
+        if not os.environ.get("NOTIFY_SOCKET"):
+            warmup.stop()  # no thread may be alive across fork()
+            stage1 = fork_stage1(plan, cdir.file(FIFO_FILE))
+            warmup.start()  # the parent alone from here: keep the attach window open
+        cdir.claim()
+    except BaseException:
+        console.close()
+        if stage1 is not None:
+            stage1.abort()
+        raise
+    faults.point("after_state_dir")
+    created_cgroup = False
+    try:
         if os.environ.get("NOTIFY_SOCKET"):  # sd_notify proxy: mount and env for the container
             from ociruntime.lifecycle.notify_socket import add_to_plan
 
@@ -92,12 +106,13 @@ def _create_container(opts: CreateOptions, warmup: AttachWarmup) -> Created:
             faults.point("after_cgroup")
         cdir.write_state(state)  # pid 0: a crash from here on is cleaned by `delete --force`
         faults.point("after_state_written")
-        from ociruntime.process.parent import spawn_container
-
         hook_state = {"ociVersion": state["ociVersion"], "id": opts.container_id, "status": "created",
                       "bundle": bundle, "annotations": state["annotations"]}
-        warmup.stop()  # no thread may be alive across fork()
-        result = spawn_container(plan, cgroup=cgroup, fifo_path=cdir.file(FIFO_FILE), hook_state=hook_state)
+        if stage1 is None:
+            warmup.stop()  # spawn_container forks: no thread may be alive across fork()
+        result = spawn_container(plan, cgroup=cgroup, fifo_path=cdir.file(FIFO_FILE), hook_state=hook_state,
+                                 stage1=stage1)
+        warmup.stop()
         console.finish()
         from ociruntime.state.status import read_start_time
 
@@ -111,6 +126,8 @@ def _create_container(opts: CreateOptions, warmup: AttachWarmup) -> Created:
         return Created(result.init_pid, console.take_master())
     except BaseException as exc:
         console.close()
+        if stage1 is not None:
+            stage1.abort()  # a no-op once spawn_container took it over
         if created_cgroup:
             try:
                 cgroup.destroy(force=True)

@@ -29,7 +29,9 @@ _FATAL_WHILE_WAITING = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIG
                         signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM)
 
 
-def stage1_main(plan: ContainerPlan, chan: Channel, fifo_fd: int) -> None:
+def stage1_main(plan: ContainerPlan, chan: Channel, fifo_path: str) -> None:
+    """Forked by `create` as soon as the plan is built, so the preload below overlaps the
+    parent's state dir and cgroup set-up; "go" means both exist and we are in the cgroup."""
     stage = "1:CHILD"
     try:
         import prctl
@@ -47,12 +49,14 @@ def stage1_main(plan: ContainerPlan, chan: Channel, fifo_fd: int) -> None:
         preload_for_container()
         if plan.console_fd >= 0:  # as host root: a user namespace may not read the runtime's files
             import ociruntime.console.setup  # noqa: F401
-        # Opened now, as host root before any user namespace: a failure between `start`
-        # and exec is written here for `start` to report (close-on-exec: the process never
-        # sees it; an empty file means no error).
+        chan.expect("go")
+        # Opened as host root before any user namespace, once the parent made the state dir:
+        # the exec fifo the init waits on, and start.error, where a failure between `start`
+        # and exec is written for `start` to report (close-on-exec: the process never sees
+        # them; an empty file means no error).
+        fifo_fd = os.open(fifo_path, os.O_RDWR | os.O_CLOEXEC)
         error_fd = os.open(os.path.join(plan.state_dir, START_ERROR_FILE),
                            os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        chan.expect("go")
         agent_sock = _listen_for_start(plan)  # after "go": an error now reaches the parent
         _join_namespaces(plan)
         _create_user_namespace(plan, chan)

@@ -17,24 +17,47 @@ class SpawnResult:
     init_pid: int
 
 
-def spawn_container(plan: ContainerPlan, *, cgroup: object | None, fifo_path: str,
-                    hook_state: dict) -> SpawnResult:
-    """Fork stage 1, drive the handshake, return once the init waits for `start`.
+class Stage1:
+    """A forked stage 1 that preloads, then waits for "go" (see child.stage1_main)."""
 
-    On any failure the children are killed and reaped and the error is raised; the caller
-    removes the cgroup and state dir.
-    """
+    def __init__(self, pid: int, chan: Channel) -> None:
+        self.pid = pid
+        self.chan = chan
+
+    def abort(self) -> None:
+        """create failed before drive(): end the waiting child (it also exits on EOF)."""
+        if self.pid > 0:
+            self.chan.close()
+            _kill_and_reap(self.pid, 0)
+            self.pid = 0
+
+
+def fork_stage1(plan: ContainerPlan, fifo_path: str) -> Stage1:
+    """Fork stage 1 as early as the plan allows; it touches nothing until "go"."""
     parent_chan, child_chan = Channel.pair()
-    fifo_fd = os.open(fifo_path, os.O_RDWR | os.O_CLOEXEC)
     stage1_pid = os.fork()
     if stage1_pid == 0:
         parent_chan.close()
         from ociruntime.process.child import stage1_main
 
-        stage1_main(plan, child_chan, fifo_fd)
+        stage1_main(plan, child_chan, fifo_path)
         os._exit(1)  # not reached
     child_chan.close()
-    os.close(fifo_fd)
+    return Stage1(stage1_pid, parent_chan)
+
+
+def spawn_container(plan: ContainerPlan, *, cgroup: object | None, fifo_path: str,
+                    hook_state: dict, stage1: Stage1 | None = None) -> SpawnResult:
+    """Fork stage 1 (unless forked already), drive the handshake, return once the init
+    waits for `start`.
+
+    On any failure the children are killed and reaped and the error is raised; the caller
+    removes the cgroup and state dir.
+    """
+    if stage1 is None:
+        stage1 = fork_stage1(plan, fifo_path)
+    stage1_pid, parent_chan = stage1.pid, stage1.chan
+    stage1.pid = 0  # ours to reap from here on
     init_pid = 0
     try:
         if cgroup is not None:

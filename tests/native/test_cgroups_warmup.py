@@ -43,6 +43,21 @@ def test_warmup_keeps_the_cgroup_and_leaves_no_thread() -> None:
     assert Path("/proc/self/cgroup").read_text() == before
 
 
+def test_start_after_stop_runs_a_new_thread() -> None:
+    warmup = AttachWarmup(own_procs_file())
+    for _ in range(2):  # create: start, stop before fork, start again, stop
+        warmup.start()
+        for _ in range(2000):
+            if warmup.thread_id and Path(f"/proc/self/task/{warmup.thread_id}").exists():
+                break
+            time.sleep(0.001)
+        first = warmup.thread_id
+        assert Path(f"/proc/self/task/{first}").exists()
+        warmup.stop()
+        assert _thread_gone(warmup)
+        warmup.thread_id = 0
+
+
 def test_unwritable_target_ends_the_thread_quietly(tmp_path: Path) -> None:
     with AttachWarmup(str(tmp_path / "missing" / "cgroup.procs")) as warmup:
         pass
