@@ -51,3 +51,15 @@ class ConsoleLink:
             if fd >= 0:
                 os.close(fd)
         self.send_fd = self.receive_fd = self.master = -1
+
+
+def check_terminal(terminal: bool, detach: bool, console_socket: str | None) -> None:
+    """runc's checkTerminal, for create and exec (each with its own detach flag)."""
+    from ociruntime.errors import OciError
+
+    if terminal and detach and not console_socket:
+        raise OciError("cannot allocate tty if runc will detach without setting console socket",
+                       code="usage.invalid")
+    if console_socket and (not terminal or not detach):
+        raise OciError("cannot use console socket if runc will not detach or allocate tty",
+                       code="usage.invalid")

@@ -62,7 +62,9 @@ def _create_container(opts: CreateOptions, warmup: AttachWarmup) -> Created:
     bundle = resolve_bundle(opts.bundle)
     pid_file = os.path.abspath(opts.pid_file) if opts.pid_file else None
     config = load_config(bundle)
-    _check_terminal(config, opts)
+    from ociruntime.console.link import check_terminal
+
+    check_terminal(bool((config.get("process") or {}).get("terminal")), opts.detach, opts.console_socket)
     cdir = ContainerDir(opts.root, opts.container_id)
     plan = build_plan(config, container_id=opts.container_id, bundle=bundle, state_dir=cdir.path,
                       no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring,
@@ -186,16 +188,6 @@ def _cgroup_manager(config: dict, opts: CreateOptions):  # -> CgroupManager | No
     from ociruntime.cgroups import manager_for
 
     return manager_for(config, opts.container_id, systemd=opts.systemd_cgroup)
-
-
-def _check_terminal(config: dict, opts: CreateOptions) -> None:
-    terminal = bool((config.get("process") or {}).get("terminal"))
-    if terminal and opts.detach and not opts.console_socket:
-        raise OciError("cannot allocate tty if runc will detach without setting console socket",
-                       code="usage.invalid")
-    if opts.console_socket and (not terminal or not opts.detach):
-        raise OciError("cannot use console socket if runc will not detach or allocate tty",
-                       code="usage.invalid")
 
 
 def _listen_fds(config: dict) -> int:

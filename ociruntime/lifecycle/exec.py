@@ -53,7 +53,9 @@ def _exec_process(opts: ExecOptions, warmup) -> int:  # noqa: ANN001 - cgroups.w
     config = container.dir.read_config()
     process = opts.process if opts.process is not None else _process_from_flags(config, opts)
     terminal = bool(process.get("terminal"))
-    _check_terminal(terminal, opts)
+    from ociruntime.console.link import check_terminal
+
+    check_terminal(terminal, opts.detach, opts.console_socket)
     plan = _plan(container, config, process, opts)
     if terminal and not opts.detach:
         plan.console_size = _caller_window_size() or plan.console_size
@@ -104,16 +106,6 @@ def _caller_window_size() -> tuple[int, int] | None:
 
     rows, cols = window_size(0)
     return (rows, cols) if rows and cols else None
-
-
-def _check_terminal(terminal: bool, opts: ExecOptions) -> None:
-    """runc's checkTerminal, with exec's own detach flag."""
-    if terminal and opts.detach and not opts.console_socket:
-        raise OciError("cannot allocate tty if runc will detach without setting console socket",
-                       code="usage.invalid")
-    if opts.console_socket and (not terminal or not opts.detach):
-        raise OciError("cannot use console socket if runc will not detach or allocate tty",
-                       code="usage.invalid")
 
 
 def _process_from_flags(config: dict, opts: ExecOptions) -> dict:
