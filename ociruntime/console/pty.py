@@ -10,18 +10,10 @@ import struct
 import termios
 
 from ociruntime.errors import KernelError
-from ociruntime.linux import fs
+from ociruntime.linux import fs, tty
 from ociruntime.records import tuple_record
 
-
-def _ioc(direction: int, number: int, size: int) -> int:
-    # asm-generic ioctl encoding (x86, arm, arm64, riscv, s390); termios lacks these three.
-    return (direction << 30) | (size << 16) | (ord("T") << 8) | number
-
-
-TIOCGPTN = _ioc(2, 0x30, 4)    # _IOR('T', 0x30, unsigned int): the pty number
-TIOCSPTLCK = _ioc(1, 0x31, 4)  # _IOW('T', 0x31, int): (un)lock the peer
-TIOCGPTPEER = _ioc(0, 0x41, 0)  # _IO('T', 0x41): open the peer through the master (4.13+)
+TIOCGPTN, TIOCSPTLCK, TIOCGPTPEER = tty.TIOCGPTN, tty.TIOCSPTLCK, tty.TIOCGPTPEER
 TIOCSWINSZ = termios.TIOCSWINSZ
 TIOCGWINSZ = termios.TIOCGWINSZ
 TIOCSCTTY = termios.TIOCSCTTY
