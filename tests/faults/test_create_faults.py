@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 
 import pytest
 from helpers import leaks, procs
@@ -117,7 +116,7 @@ def test_force_delete_while_create_hangs_before_ready(runtime, bundle, container
             env=runtime.env({"OCIRUNTIME_FAULT": "before_ready:pause"}))
     try:
         # The state file exists from before the fork; the hang is after the mounts.
-        _wait_until(lambda: (runtime.root / container_id / "state.json").exists() and
+        procs.wait_until(lambda: (runtime.root / container_id / "state.json").exists() and
                     leaks.container_traces(leak_scope, container_id) and create.poll() is None)
         state = runtime.state_result(container_id)
         _assert_no_traceback(state)
@@ -131,11 +130,3 @@ def test_force_delete_while_create_hangs_before_ready(runtime, bundle, container
             create.wait()
     assert "container process exited before sending" in err_path.read_text()
     _assert_gone(runtime, leak_scope, container_id, None)
-
-
-def _wait_until(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition never became true")
-        time.sleep(0.01)

@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -154,7 +153,7 @@ def test_init_killed_during_start(runtime, bundle, container_id, leak_scope):
                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                                  env=runtime.env())
     try:
-        _wait_until(lambda: any(procs.cmdline(p)[:1] == ["sleep"] for p in procs.descendants(c.pid)))
+        procs.wait_until(lambda: any(procs.cmdline(p)[:1] == ["sleep"] for p in procs.descendants(c.pid)))
         os.kill(c.pid, signal.SIGKILL)
         code = start.wait(timeout=30)
     finally:
@@ -169,11 +168,3 @@ def test_init_killed_during_start(runtime, bundle, container_id, leak_scope):
     assert runtime.status(container_id) == "stopped"
     runtime.delete(container_id).ok()
     assert leaks.container_traces(leak_scope, container_id) == []
-
-
-def _wait_until(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition never became true")
-        time.sleep(0.01)

@@ -70,6 +70,15 @@ def wait_exit(pid: int, timeout: float = WAIT_TIMEOUT) -> ProcessExit:
     return ProcessExit(status)
 
 
+def wait_until(ready, what: str = "condition", timeout: float = WAIT_TIMEOUT) -> None:  # noqa: ANN001
+    """Poll `ready()` until it is true (a safety deadline against hangs, never an assertion
+    about speed)."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
 def alive(pid: int) -> bool:
     """True if pid exists and is not a zombie."""
     try:

@@ -153,8 +153,9 @@ def test_run_detached_with_console_socket(runtime, bundle, container_id, receive
     runtime.delete(container_id).ok()
 
 
-def test_console_size_is_applied(runtime, bundle, container_id, receiver):
-    terminal_bundle(bundle, "stty size", size=(33, 101))
+def start_on_console(runtime, bundle, container_id, receiver) -> str:
+    """create with the console socket, start, read the pty until the process closes it;
+    check a clean exit and delete. Returns what the process wrote."""
     c = create(runtime, bundle, container_id, "--console-socket", receiver.path)
     handoff = receiver.receive()
     try:
@@ -163,8 +164,14 @@ def test_console_size_is_applied(runtime, bundle, container_id, receiver):
     finally:
         handoff.close()
     assert procs.wait_exit(c.pid).exit_code == 0
-    assert output == "33 101\r\n"
     runtime.delete(container_id).ok()
+    return output
+
+
+def test_console_size_is_applied(runtime, bundle, container_id, receiver):
+    terminal_bundle(bundle, "stty size", size=(33, 101))
+    output = start_on_console(runtime, bundle, container_id, receiver)
+    assert output == "33 101\r\n"
 
 
 def test_pty_is_stdio_dev_console_and_controlling_tty(runtime, bundle, container_id, receiver):
@@ -172,32 +179,16 @@ def test_pty_is_stdio_dev_console_and_controlling_tty(runtime, bundle, container
     # /dev/console is the pty; the pty is the init's controlling terminal (tty_nr in stat).
     terminal_bundle(bundle, "ls -1 /proc/$$/fd; readlink /proc/$$/fd/0; readlink /proc/$$/fd/2; "
                             "stat -c '%t:%T' /dev/console; cut -d' ' -f7 /proc/1/stat; exit 0")
-    c = create(runtime, bundle, container_id, "--console-socket", receiver.path)
-    handoff = receiver.receive()
-    try:
-        runtime.start(container_id).ok()
-        lines = read_until_closed(handoff.fds[0]).splitlines()
-    finally:
-        handoff.close()
-    assert procs.wait_exit(c.pid).exit_code == 0
+    lines = start_on_console(runtime, bundle, container_id, receiver).splitlines()
     assert lines == ["0", "1", "2", "/dev/pts/0", "/dev/pts/0", "88:0", str(PTS0)]
-    runtime.delete(container_id).ok()
 
 
 def test_console_keeps_working_with_a_readonly_root(runtime, bundle, container_id, receiver):
     # /dev/console must be bound before the root becomes read-only.
     bundle.config["root"]["readonly"] = True
     terminal_bundle(bundle, "tty; stat -c '%t:%T' /dev/console")
-    c = create(runtime, bundle, container_id, "--console-socket", receiver.path)
-    handoff = receiver.receive()
-    try:
-        runtime.start(container_id).ok()
-        output = read_until_closed(handoff.fds[0])
-    finally:
-        handoff.close()
-    assert procs.wait_exit(c.pid).exit_code == 0
+    output = start_on_console(runtime, bundle, container_id, receiver)
     assert output == "/dev/pts/0\r\n88:0\r\n"
-    runtime.delete(container_id).ok()
 
 
 def test_console_in_a_user_namespace(runtime, bundle, container_id, receiver):
@@ -206,16 +197,8 @@ def test_console_in_a_user_namespace(runtime, bundle, container_id, receiver):
     bundle.linux["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 1000}]
     bundle.linux["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 1000}]
     terminal_bundle(bundle, "tty; stty size; stat -c '%t:%T' /dev/console", size=(30, 90))
-    c = create(runtime, bundle, container_id, "--console-socket", receiver.path)
-    handoff = receiver.receive()
-    try:
-        runtime.start(container_id).ok()
-        output = read_until_closed(handoff.fds[0])
-    finally:
-        handoff.close()
-    assert procs.wait_exit(c.pid).exit_code == 0
+    output = start_on_console(runtime, bundle, container_id, receiver)
     assert output == "/dev/pts/0\r\n30 90\r\n88:0\r\n"
-    runtime.delete(container_id).ok()
 
 
 # --- exec -----------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -41,13 +40,6 @@ def _status_field(pid: int, name: str) -> str:
         if line.startswith(name + ":"):
             return line.split(":", 1)[1].strip()
     raise AssertionError(f"{name} not in /proc/{pid}/status")
-
-
-def _wait_until(predicate, what: str) -> None:
-    deadline = time.monotonic() + PAUSE_TIMEOUT
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def _paused_with_final_caps(pid: int, cap_prm: str) -> bool:
@@ -130,7 +122,7 @@ def test_cve_2019_5736_init_stage_exe_is_out_of_the_containers_reach(runtime, bu
     init_pid = int(pid_file.read_text())
     starter = _background(runtime, "start", container_id)
     try:
-        _wait_until(lambda: _paused_with_final_caps(init_pid, cap_prm), "the init at init_before_execve")
+        procs.wait_until(lambda: _paused_with_final_caps(init_pid, cap_prm), "the init at init_before_execve")
         assert "python" in os.readlink(f"/proc/{init_pid}/exe")  # still the runtime
         assert _attack_with_container_credentials(init_pid, cap_prm) == ["readlink:EACCES", "read:EACCES",
                                                                          "write:EACCES"]
@@ -163,7 +155,7 @@ def test_cve_2019_5736_exec_stage_exe_is_out_of_the_containers_reach(runtime, bu
                     continue
             return stage != 0 and _paused_with_final_caps(stage, cap_prm)
 
-        _wait_until(paused_stage, "exec's stage 2 at exec_before_execve")
+        procs.wait_until(paused_stage, "exec's stage 2 at exec_before_execve")
         inner_pid = _status_field(stage, "NSpid").split()[-1]  # its pid inside the container
         out = runtime.call("exec", container_id, "sh", "-c", EXE_ATTACK.format(pid=inner_pid)).ok().stdout_text()
         assert "comm=oci:[2:EXEC]" in out, out

@@ -7,9 +7,8 @@ import ctypes
 import os
 import re
 import subprocess
-import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from helpers import leaks, procs
@@ -149,21 +148,13 @@ def test_time_namespace_offsets(runtime, bundle, container_id):
 
 # --- joining namespaces by path ------------------------------------------------------------
 
-def _poll(ready: Callable[[], object], what: str, timeout: float = procs.WAIT_TIMEOUT) -> None:
-    """Wait for a set-up step of a helper process (a safety deadline, not an assertion on time)."""
-    deadline = time.monotonic() + timeout
-    while not ready():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.005)
-
-
 @pytest.fixture
 def ns_holder() -> Iterator[int]:
     """A sleeping process in fresh uts, ipc and network namespaces; killed afterwards."""
     holder = subprocess.Popen(["unshare", "--uts", "--ipc", "--net", "sleep", "1000"])
     try:
         # unshare execs sleep in the same process: wait until the exec happened.
-        _poll(lambda: procs.cmdline(holder.pid)[:1] == ["sleep"], "unshare never exec'd sleep")
+        procs.wait_until(lambda: procs.cmdline(holder.pid)[:1] == ["sleep"], "unshare never exec'd sleep")
         assert host_ns("uts", holder.pid) != host_ns("uts")
         yield holder.pid
     finally:
@@ -188,7 +179,7 @@ def pid_ns_holder() -> Iterator[int]:
             children = open(f"/proc/{holder.pid}/task/{holder.pid}/children").read().split()
             return int(children[0]) if children and procs.cmdline(int(children[0]))[:1] == ["sleep"] else 0
 
-        _poll(sleeping_child, "unshare never started its child")
+        procs.wait_until(sleeping_child, "unshare never started its child")
         yield sleeping_child()
     finally:
         holder.kill()
