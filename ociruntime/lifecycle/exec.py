@@ -108,11 +108,19 @@ def _caller_window_size() -> tuple[int, int] | None:
     return (rows, cols) if rows and cols else None
 
 
+def _copy_json(value: object) -> object:
+    """A deep copy of parsed JSON (dicts, lists, scalars): copy.deepcopy imports weakref
+    and copyreg, ~1.5 ms on every exec."""
+    if isinstance(value, dict):
+        return {key: _copy_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(item) for item in value]
+    return value
+
+
 def _process_from_flags(config: dict, opts: ExecOptions) -> dict:
     """runc's exec without -p: the container's process with the given overrides."""
-    import copy
-
-    base = copy.deepcopy(config.get("process") or {})
+    base = _copy_json(config.get("process") or {})
     if not opts.args:
         raise OciError("exec: no command given (args or --process)", code="usage.invalid")
     base["args"] = list(opts.args)
