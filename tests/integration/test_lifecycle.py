@@ -332,6 +332,20 @@ def test_run_detached(runtime, bundle, container_id, test_dir):
     runtime.delete(container_id).ok()
 
 
+@pytest.mark.ours_only  # runc's init is its direct child: it waits without a subreaper
+def test_run_no_subreaper_needs_detach(runtime, bundle, container_id):
+    runtime.run(container_id, bundle, "-no-subreaper").failed("--no-subreaper needs --detach")
+    runtime.state_result(container_id).failed("container does not exist")  # nothing created
+
+
+def test_run_no_subreaper_detached_runs(runtime, bundle, container_id, test_dir):
+    bundle.sh(SLEEPER)
+    result = runtime.run(container_id, bundle, "--detach", "--no-subreaper").ok()
+    procs.wait_for_text(result.stdout_path, "ready")
+    assert runtime.state(container_id)["status"] == "running"
+    runtime.delete(container_id, force=True).ok()
+
+
 def test_run_with_existing_id_fails(runtime, bundle, container_id):
     create(runtime, bundle, container_id)
     runtime.run(container_id, bundle).failed("container with given ID already exists")
