@@ -44,6 +44,9 @@ FORBIDDEN = {
     # create validates with the compiled validator (jsonschema is only the reference); its
     # stage 1 and init (whose imports this listing includes) may use signal and socket.
     "create": HEAVY | SLOW_STDLIB - {"signal", "socket", "enum"} | {"threading"},
+    # run is create + start + wait (+ delete), its stages included; exec forks two stages
+    "run": HEAVY | SLOW_STDLIB - {"socket"} | {"threading"},
+    "exec": HEAVY | SLOW_STDLIB - {"socket"} | {"threading", "copy"},
 }
 
 
@@ -81,12 +84,18 @@ def modules_per_verb(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[
         seen["create"] = run_verb(root, "create", "--bundle", str(bundle), cid)
         seen["state"] = run_verb(root, "state", cid)
         seen["start"] = run_verb(root, "start", cid)
+        seen["exec"] = run_verb(root, "exec", cid, "true")
         seen["kill"] = run_verb(root, "kill", cid, "KILL")
         seen["delete"] = run_verb(root, "delete", "--force", cid)
+        config["process"]["args"] = ["true"]
+        (bundle / "config.json").write_text(json.dumps(config))
+        seen["run"] = run_verb(root, "run", "--bundle", str(bundle), cid + "-run")
     finally:
-        if os.path.isdir(os.path.join(root, cid)):
-            subprocess.run([*LAUNCH[:4], LAUNCH[-1], "--root", root, "delete", "--force", cid],
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for left in (cid, cid + "-run"):
+            if os.path.isdir(os.path.join(root, left)):
+                subprocess.run([*LAUNCH[:4], LAUNCH[-1], "--root", root, "delete", "--force", left],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
     return seen
 
 
