@@ -6,7 +6,11 @@ the cgroup2 mount at /sys/fs/cgroup/unified. For the run the harness therefore
 - mounts a v1 `net_cls,net_prio` hierarchy at /sys/fs/cgroup/net_cls,net_prio with the
   usual net_cls and net_prio symlinks (linux_cgroups_network and _relative_network);
 - moves hugetlb to a v1 hierarchy at /sys/fs/cgroup/hugetlb (the hugetlb tests). The
-  kernel allows that only while no cgroup2 group has hugetlb enabled in subtree_control.
+  kernel allows that only while no cgroup2 group has hugetlb enabled in subtree_control,
+  so where groups left by others have it enabled (this VM's snapshot carries a few empty
+  ones), it is disabled there first, deepest first, and enabled again on restore. That
+  is done only when none of the groups it reaches holds a process or a hugetlb limit:
+  disabling the controller would drop those limits.
 
 Every step is journalled in /run/ociruntime-conformance/machine.json before the next one,
 and `restore()` undoes the journal in reverse: removes the (empty) cgroups left in those
@@ -31,11 +35,12 @@ from conformance.leftovers import read_mounts
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 STATE_DIR = Path("/run/ociruntime-conformance")
 JOURNAL = STATE_DIR / "machine.json"
+UNLIMITED_FLOOR = 1 << 62  # hugetlb limits at or above this are "no limit" rounded to pages
 
 
 @dataclass(frozen=True)
 class Step:
-    kind: str  # "mkdir" | "mount" | "symlink"
+    kind: str  # "mkdir" | "mount" | "symlink" | "subtree_off" (controller disabled in path)
     path: str
     controller: str = ""
 
@@ -114,11 +119,31 @@ class Preparation:
             notes.append("hugetlb not available in this kernel")
         else:
             root2 = _cgroup2_root()
-            if root2 is not None and "hugetlb" in _read_words(root2 / "cgroup.subtree_control"):
-                notes.append(f"hugetlb is enabled in {root2}/cgroup.subtree_control: cannot move it to v1")
+            blocker = self._free_hugetlb_from_cgroup2(root2) if root2 is not None else None
+            if blocker:
+                notes.append(blocker)
             else:
                 notes.append(self._mount_v1("hugetlb"))
         return notes
+
+    def _free_hugetlb_from_cgroup2(self, root2: Path) -> str | None:
+        """Disables hugetlb in every cgroup2 subtree_control holding it (journalled).
+
+        Returns why it cannot, or None once no group has it enabled."""
+        holders = _groups_enabling(root2, "hugetlb")
+        if not holders:
+            return None
+        in_use = [g for g in _groups_reached(root2, "hugetlb") if _holds_processes(g) or _has_hugetlb_limit(g)]
+        if in_use:
+            return (f"hugetlb is enabled in {holders[0]}/cgroup.subtree_control and in use in {in_use[0]} "
+                    f"(processes or limits): cannot move it to v1")
+        for group in sorted(holders, key=lambda g: len(g.parts), reverse=True):
+            try:
+                (group / "cgroup.subtree_control").write_text("-hugetlb")
+            except OSError as exc:
+                return f"disabling hugetlb in {group}/cgroup.subtree_control failed: {exc.strerror}"
+            self._record(Step("subtree_off", str(group), "hugetlb"))
+        return None
 
     def _mount_v1(self, controllers: str, aliases: tuple[str, ...] = ()) -> str:
         mountpoint = CGROUP_ROOT / controllers
@@ -126,8 +151,7 @@ class Preparation:
             mountpoint.mkdir()
             self._record(Step("mkdir", str(mountpoint)))
         self._record(Step("mount", str(mountpoint), controllers))
-        proc = subprocess.run(["mount", "-t", "cgroup", "-o", controllers, "cgroup", str(mountpoint)],
-                              capture_output=True, text=True)
+        proc = _mount_cgroup_v1(controllers, mountpoint)
         if proc.returncode != 0:
             self.steps.pop()
             self._record_journal_only()
@@ -171,6 +195,14 @@ class Preparation:
             return None
         if step.kind == "mount":
             return self._unmount_hierarchy(path, step.controller)
+        if step.kind == "subtree_off":
+            try:
+                (path / "cgroup.subtree_control").write_text("+" + step.controller)
+            except FileNotFoundError:
+                return None  # the group is gone: nothing to enable again
+            except OSError as exc:
+                return f"enabling {step.controller} again in {path}/cgroup.subtree_control: {exc.strerror}"
+            return None
         return f"unknown journal step {step}"
 
     def _unmount_hierarchy(self, mountpoint: Path, controllers: str) -> str | None:
@@ -182,8 +214,7 @@ class Preparation:
             # Unmounted while it still had groups: the kernel keeps such a hierarchy
             # alive, unreachable. Mount it again to empty it and let it go.
             mountpoint.mkdir(exist_ok=True)
-            proc = subprocess.run(["mount", "-t", "cgroup", "-o", controllers, "cgroup", str(mountpoint)],
-                                  capture_output=True, text=True)
+            proc = _mount_cgroup_v1(controllers, mountpoint)
             if proc.returncode != 0:
                 return f"{controllers}: lingering hierarchy, remount failed: {proc.stderr.strip()}"
         # A hierarchy is destroyed on umount only when it has no child groups at all,
@@ -208,6 +239,49 @@ class Preparation:
                 return None if first != "hugetlb" else _check_hugetlb_on_cgroup2()
             time.sleep(0.05)
         return f"{controllers}: unmounted but the v1 hierarchy lingers ({first} hierarchy id {_hierarchy_id(first)})"
+
+
+def _mount_cgroup_v1(controllers: str, mountpoint: Path) -> subprocess.CompletedProcess[str]:
+    # A controller just disabled in cgroup2 keeps its dying groups for a moment, and the
+    # kernel refuses to move it (EBUSY) until they are released: retry for a while.
+    deadline = time.monotonic() + 5.0
+    while True:
+        proc = subprocess.run(["mount", "-t", "cgroup", "-o", controllers, "cgroup", str(mountpoint)],
+                              capture_output=True, text=True)
+        if proc.returncode == 0 or time.monotonic() >= deadline or "busy" not in proc.stderr.lower():
+            return proc
+        time.sleep(0.1)
+
+
+def _groups_enabling(root2: Path, controller: str) -> list[Path]:
+    """cgroup2 groups (root included) whose subtree_control enables the controller."""
+    return [Path(d) for d, _, _ in os.walk(root2)
+            if controller in _read_words(Path(d) / "cgroup.subtree_control")]
+
+
+def _groups_reached(root2: Path, controller: str) -> list[Path]:
+    """cgroup2 groups below the root that the controller is offered to."""
+    return [Path(d) for d, _, _ in os.walk(root2)
+            if d != str(root2) and controller in _read_words(Path(d) / "cgroup.controllers")]
+
+
+def _holds_processes(group: Path) -> bool:
+    return bool(_read_words(group / "cgroup.procs"))
+
+
+def _has_hugetlb_limit(group: Path) -> bool:
+    """Any hugetlb.<size>.max (or .rsvd.max) that really limits.
+
+    Runtimes that write "-1" leave the page-rounded maximum (9223372036854771712) rather
+    than "max": as unlimited as "max", which is what re-enabling the controller restores."""
+    for limit in group.glob("hugetlb.*.max"):
+        try:
+            value = limit.read_text().strip()
+        except OSError:
+            continue
+        if value != "max" and int(value) < UNLIMITED_FLOOR:
+            return True
+    return False
 
 
 def _remove_child_groups(mountpoint: Path) -> list[str]:
