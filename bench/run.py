@@ -10,6 +10,10 @@ created is deleted at the end, and only pids this script spawned are waited for.
 Every runtime process is started with posix_spawn and reaped with wait4, so each sample
 carries both wall time and the process's peak RSS (ru_maxrss).
 --quick: few iterations, to prove in CI that the benchmark still works (numbers are noise).
+crun 1.8 refuses a hybrid machine while any controller sits on cgroup2, so when crun is
+benchmarked hugetlb is moved to a v1 hierarchy for the run (all runtimes then see the same
+layout) and moved back at the end, also on SIGINT/SIGTERM/SIGHUP; --keep-cgroups leaves
+the machine alone (crun is then reported as not runnable).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -29,6 +34,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from conformance import machine as cgroup_machine  # noqa: E402  (the repo root is not on sys.path)
+
 RUNTIMES = {"ociruntime": "/usr/local/bin/ociruntime", "runc": "/usr/sbin/runc", "crun": "/usr/bin/crun"}
 BASELINE = "runc"
 
@@ -322,6 +330,34 @@ def plot(lifecycle: dict[str, list[float]], path: Path) -> str:
     return f"![lifecycle distribution]({path.name})"
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")  # unwinds through main's cleanup
+
+
+class MachineLayout:
+    """hugetlb moved to v1 for the run (crun's need), under the conformance machine lock."""
+
+    def __init__(self) -> None:
+        self.lock: object | None = None
+        self.prep: cgroup_machine.Preparation | None = None
+
+    def hugetlb_to_v1(self) -> str:
+        self.lock = cgroup_machine.hold_lock()
+        if self.lock is None:
+            return "left as is: a conformance run or another benchmark holds the machine"
+        stale = cgroup_machine.Preparation.from_journal()
+        for problem in stale.restore():  # a run killed before it could undo its changes
+            print(f"bench/run.py: undoing an earlier preparation: {problem}", file=sys.stderr)
+        self.prep = cgroup_machine.Preparation()
+        return self.prep.move_hugetlb_to_v1()
+
+    def restore(self) -> list[str]:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the restore finish
+        problems = self.prep.restore() if self.prep else []
+        self.prep = None
+        return problems
+
+
 def main() -> int:
     import argparse
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -335,6 +371,8 @@ def main() -> int:
     ap.add_argument("--rss-runs", type=int, default=5)
     ap.add_argument("--out", default=None, help="default bench/RESULTS.md (quick: build/bench-quick/)")
     ap.add_argument("--runtimes", default="ociruntime,runc,crun")
+    ap.add_argument("--keep-cgroups", action="store_true",
+                    help="do not move hugetlb to v1 for crun (crun then cannot run on this hybrid machine)")
     a = ap.parse_args()
     if a.quick:
         a.runs, a.state_runs, a.exec_runs, a.list_n, a.rss_runs = 3, 3, 3, 5, 1
@@ -348,7 +386,12 @@ def main() -> int:
     notes: list[str] = []
     tmp = Path(tempfile.mkdtemp(prefix="ociruntime-bench-"))
     rts: list[Runtime] = []
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
+    layout = MachineLayout()
     try:
+        if "crun" in a.runtimes.split(",") and os.access(RUNTIMES["crun"], os.X_OK) and not a.keep_cgroups:
+            notes.append(f"- cgroups for crun: {layout.hugetlb_to_v1()}")
         for name in a.runtimes.split(","):
             if not os.access(RUNTIMES[name], os.X_OK):
                 notes.append(f"- {name}: not installed")
@@ -400,6 +443,9 @@ def main() -> int:
         for r in rts:
             r.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
+        restore_problems = layout.restore()
+        for problem in restore_problems:
+            print(f"bench/run.py: machine restore: {problem}", file=sys.stderr)
 
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     header = [
@@ -418,7 +464,7 @@ def main() -> int:
         text += "\n" + history.read_text()
     out.write_text(text)
     print(text)
-    return 0
+    return 1 if restore_problems else 0  # a machine left changed fails the run (CI's bench-quick)
 
 
 if __name__ == "__main__":

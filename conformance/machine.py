@@ -22,6 +22,7 @@ and mountpoints. A run that was killed is undone by the next run, or by hand wit
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import subprocess
@@ -29,6 +30,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from conformance.leftovers import read_mounts
 
@@ -79,6 +81,20 @@ def _read_words(path: Path) -> set[str]:
         return set()
 
 
+def hold_lock() -> TextIO | None:
+    """The machine lock shared by conformance runs and the benchmark; None when taken.
+
+    Keep the returned file open for as long as the machine is prepared."""
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    lock = open(STATE_DIR / "lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return None
+    return lock
+
+
 class Preparation:
     def __init__(self, settle_seconds: float = 30.0) -> None:
         self.steps: list[Step] = []
@@ -113,18 +129,20 @@ class Preparation:
             notes.append(self._mount_v1("net_cls,net_prio", aliases=("net_cls", "net_prio")))
         else:
             notes.append("net_cls/net_prio not available in this kernel")
-        if "hugetlb" in v1:
-            notes.append("hugetlb already mounted as v1: left as is")
-        elif "hugetlb" not in enabled:
-            notes.append("hugetlb not available in this kernel")
-        else:
-            root2 = _cgroup2_root()
-            blocker = self._free_hugetlb_from_cgroup2(root2) if root2 is not None else None
-            if blocker:
-                notes.append(blocker)
-            else:
-                notes.append(self._mount_v1("hugetlb"))
+        notes.append(self.move_hugetlb_to_v1())
         return notes
+
+    def move_hugetlb_to_v1(self) -> str:
+        """Moves hugetlb from cgroup2 to a v1 hierarchy; says what was done or why not.
+
+        Also what crun 1.8 needs on a hybrid machine (no controller left on cgroup2)."""
+        if "hugetlb" in _v1_controllers():
+            return "hugetlb already mounted as v1: left as is"
+        if "hugetlb" not in _enabled_controllers():
+            return "hugetlb not available in this kernel"
+        root2 = _cgroup2_root()
+        blocker = self._free_hugetlb_from_cgroup2(root2) if root2 is not None else None
+        return blocker or self._mount_v1("hugetlb")
 
     def _free_hugetlb_from_cgroup2(self, root2: Path) -> str | None:
         """Disables hugetlb in every cgroup2 subtree_control holding it (journalled).

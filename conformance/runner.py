@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import fcntl
 import json
 import os
 import shutil
@@ -197,12 +196,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     runtimes = choose_runtimes(args)
 
-    machine.STATE_DIR.mkdir(parents=True, exist_ok=True)
-    lock = open(machine.STATE_DIR / "lock", "w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print("conformance: another conformance run holds the machine; not starting", file=sys.stderr)
+    lock = machine.hold_lock()
+    if lock is None:
+        print("conformance: another conformance run or benchmark holds the machine; not starting",
+              file=sys.stderr)
         return 2
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
