@@ -14,46 +14,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int caps_get(struct __user_cap_data_struct data[2])
-{
-    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-
-    if (syscall(SYS_capget, &hdr, data) < 0)
-        return -errno;
-    return 0;
-}
-
-static int caps_set(uint64_t effective, uint64_t permitted, uint64_t inheritable)
-{
-    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-    struct __user_cap_data_struct data[2] = {
-        {(uint32_t)effective, (uint32_t)permitted, (uint32_t)inheritable},
-        {(uint32_t)(effective >> 32), (uint32_t)(permitted >> 32),
-         (uint32_t)(inheritable >> 32)},
-    };
-
-    if (syscall(SYS_capset, &hdr, data) < 0)
-        return -errno;
-    return 0;
-}
-
 static int raise_effective_to_permitted(void)
 {
-    struct __user_cap_data_struct data[2];
-    uint64_t permitted, inheritable;
-    int err = caps_get(data);
+    struct ocr_capsets current;
+    int err = ocr_capget(&current);
 
     if (err < 0)
         return err;
-    permitted = ((uint64_t)data[1].permitted << 32) | data[0].permitted;
-    inheritable = ((uint64_t)data[1].inheritable << 32) | data[0].inheritable;
-    return caps_set(permitted, permitted, inheritable);
+    return ocr_capset(current.permitted, current.permitted, current.inheritable);
 }
 
 int ocr_cap_ambient_set(uint64_t mask, int *failed_cap)
@@ -122,7 +95,7 @@ int ocr_execve(const char *path, char *const argv[], char *const envp[],
         }
     }
     if (caps != NULL) {
-        err = caps_set(caps->effective, caps->permitted, caps->inheritable);
+        err = ocr_capset(caps->effective, caps->permitted, caps->inheritable);
         if (err < 0) {
             *failed_step = OCR_STEP_CAPSET;
             return err;

@@ -30,6 +30,7 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 
 /* CFFI-CDEF-BEGIN */
 
@@ -105,6 +106,18 @@ enum ocr_exec_step {
  * capability must already be in the permitted and inheritable sets. -errno on failure;
  * *failed_cap is the capability that could not be raised, or -1 for the clear. */
 int ocr_cap_ambient_set(uint64_t mask, int *failed_cap);
+
+/* prctl.c: prctl(2) attributes of the calling process and its capability sets.
+ * ocr_prctl_set: options that take one argument (PR_SET_DUMPABLE,
+ * PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS, PR_SET_KEEPCAPS, PR_SET_PDEATHSIG).
+ * ocr_capbset_read: 1 if cap is in the bounding set, 0 if not. ocr_capget fills
+ * effective, permitted and inheritable (not ambient). */
+int ocr_prctl_set(int option, unsigned long value);
+int ocr_prctl_get_pdeathsig(int *signal);
+int ocr_capbset_read(unsigned long cap);
+int ocr_capbset_drop(unsigned long cap);
+int ocr_capget(struct ocr_capsets *sets);
+int ocr_capset(uint64_t effective, uint64_t permitted, uint64_t inheritable);
 
 /* exec_fd >= 0: execute that fd (execveat AT_EMPTY_PATH, else execve of
  * /proc/self/fd/N) instead of path; path then only names the target. */

@@ -60,9 +60,9 @@ def _exec_process(opts: ExecOptions, warmup) -> int:  # noqa: ANN001 - cgroups.w
     if terminal and not opts.detach:
         plan.console_size = _caller_window_size() or plan.console_size
     if not opts.detach:
-        import prctl
+        from ociruntime.linux.procattr import set_child_subreaper
 
-        prctl.set_child_subreaper(True)
+        set_child_subreaper()
     from ociruntime.console.link import ConsoleLink
 
     console = ConsoleLink()

@@ -19,10 +19,10 @@ def run(opts: CreateOptions, *, keep: bool = False) -> int:
 
         start(opts.root, opts.container_id)
         return 0
-    import prctl
+    from ociruntime.linux.procattr import set_child_subreaper
 
     # The init is forked by our child: as a subreaper we get it back and can wait for it.
-    prctl.set_child_subreaper(True)
+    set_child_subreaper()
     created = create_container(opts)
     init_pid = created.init_pid
     forwarded = _forward_signals(init_pid)

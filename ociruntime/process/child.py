@@ -34,7 +34,7 @@ def stage1_main(plan: ContainerPlan, chan: Channel, fifo_path: str) -> None:
     parent's state dir and cgroup set-up; "go" means both exist and we are in the cgroup."""
     stage = "1:CHILD"
     try:
-        import prctl
+        from ociruntime.linux.procattr import set_dumpable
 
         # Non-dumpable before joining anything (CVE-2019-5736): no /proc/<pid>/exe games.
         from ociruntime.security.credentials import apply_oom_score_adj
@@ -42,7 +42,7 @@ def stage1_main(plan: ContainerPlan, chan: Channel, fifo_path: str) -> None:
         # oom_score_adj first: it needs the host's /proc and, when lowering, privileges
         # that a new user namespace would take away (runc does the same).
         apply_oom_score_adj(plan.credentials)
-        prctl.set_dumpable(False)
+        set_dumpable(False)
         set_stage_name(stage, plan.container_id)
         from ociruntime.process.preload import preload_for_container
 

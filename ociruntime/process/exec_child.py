@@ -40,13 +40,12 @@ class ExecPlan:
 def exec_stage1(plan: ExecPlan, chan: Channel) -> None:
     stage = "1:EXEC"
     try:
-        import prctl
-
         from ociruntime.linux import namespaces as ns
+        from ociruntime.linux.procattr import set_dumpable
         from ociruntime.security.credentials import apply_oom_score_adj
 
         apply_oom_score_adj(plan.credentials)
-        prctl.set_dumpable(False)
+        set_dumpable(False)
         set_stage_name(stage, plan.container_id)
         from ociruntime.process.preload import preload_for_container
 

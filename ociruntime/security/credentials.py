@@ -218,20 +218,19 @@ def apply_user_and_capabilities(creds: ProcessCredentials, *, seccomp_pending: b
     sees it unless configured; to be exact even before exec, pass exec_capabilities(creds)
     to ociruntime.linux.exec.execve, which sets the final sets after loading the filter.
     """
-    import prctl
-
+    from ociruntime.linux import procattr
     from ociruntime.security import capabilities as capmod
 
     caps = creds.capabilities
-    pdeathsig = prctl.get_pdeathsig()
+    pdeathsig = procattr.get_pdeathsig()
     if creds.no_new_privileges:
-        prctl.set_no_new_privs(1)
+        procattr.set_no_new_privs()
     capmod.drop_bounding(caps.resolved("bounding"))
-    prctl.set_keepcaps(True)
+    procattr.set_keepcaps(True)
     _fix_stdio_ownership(creds.uid)
     _set_groups(creds)
     _set_ids(creds)
-    prctl.set_keepcaps(False)
+    procattr.set_keepcaps(False)
 
     effective = caps.resolved("effective")
     permitted = caps.resolved("permitted")
@@ -244,8 +243,8 @@ def apply_user_and_capabilities(creds: ProcessCredentials, *, seccomp_pending: b
                             path=creds.at("capabilities"), file=creds.file)
     capmod.set_ambient(capmod.effective_ambient(caps), path=creds.at("capabilities"), file=creds.file)
     os.umask(0o022 if creds.umask is None else creds.umask)
-    if pdeathsig and prctl.get_pdeathsig() != pdeathsig:
-        prctl.set_pdeathsig(pdeathsig)
+    if pdeathsig and procattr.get_pdeathsig() != pdeathsig:
+        procattr.set_pdeathsig(pdeathsig)
 
 
 def exec_capabilities(creds: ProcessCredentials):  # noqa: ANN201 - ociruntime.linux.exec.CapabilitySets
