@@ -71,7 +71,22 @@ def _parse_globals(argv: list[str]) -> tuple[GlobalOptions, list[str], bool, boo
 
 
 def main(argv: list[str] | None = None) -> None:
-    sys.exit(run_cli(sys.argv[1:] if argv is None else argv))
+    code = run_cli(sys.argv[1:] if argv is None else argv)
+    exit_now(code)
+
+
+def exit_now(code: int) -> None:
+    """Flush stdio and _exit, skipping the interpreter's teardown (every module dict and
+    object freed one by one: 2-5 ms per verb here, measured). Nothing of ours needs it:
+    files are closed by their with-blocks and the log writes unbuffered to its fd."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: what Python's own exit reports
+            code = 120
+    os._exit(code)
 
 
 def run_cli(argv: list[str]) -> int:
