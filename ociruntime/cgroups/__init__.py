@@ -5,6 +5,7 @@ in submodules loaded on first use.
 
     manager_for(config, container_id, systemd=False) -> CgroupManager   # at create
     manager_from_state(data) -> CgroupManager                            # later verbs
+    is_paused(data) -> bool           # `state`, `start`: no manager imported for that
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ if TYPE_CHECKING:
 
     from ociruntime.cgroups.manager import CgroupManager
 
-__all__ = ["CgroupManager", "manager_for", "manager_from_state"]
+__all__ = ["CgroupManager", "is_paused", "manager_for", "manager_from_state"]
+
+STATE_VERSION = 1  # of CgroupManager.to_state()
 
 
 def manager_for(config: dict, container_id: str, *, systemd: bool = False) -> CgroupManager:
@@ -30,6 +33,22 @@ def manager_from_state(data: dict) -> CgroupManager:
     from ociruntime.cgroups.manager import CgroupManager
 
     return CgroupManager.from_state(data)
+
+
+def _check_state_version(data: dict) -> None:
+    if data.get("version") != STATE_VERSION:
+        from ociruntime.errors import KernelError
+
+        raise KernelError(f"unknown cgroup state version {data.get('version')!r}")
+
+
+def is_paused(data: dict) -> bool:
+    """Whether the container of this saved state (CgroupManager.to_state()) was paused by
+    us; reads only its freezer files."""
+    _check_state_version(data)
+    from ociruntime.cgroups.freezer import is_frozen
+
+    return is_frozen(data["hierarchies"])
 
 
 def __getattr__(name: str) -> Any:

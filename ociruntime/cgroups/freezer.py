@@ -51,6 +51,19 @@ def is_frozen_v1(d: str) -> bool:
     return cgfile.read(d, "freezer.self_freezing").strip() == "1"
 
 
+def is_frozen(hierarchies: dict[str, dict]) -> bool:
+    """Paused by us, given a manager's hierarchies (key -> {"controllers", "dir"}; key
+    "unified" for cgroup2): the v1 freezer if mounted, else cgroup.freeze."""
+    try:
+        for key, hierarchy in hierarchies.items():
+            if key != "unified" and "freezer" in hierarchy["controllers"]:
+                return is_frozen_v1(hierarchy["dir"])
+        unified = hierarchies.get("unified")
+        return bool(unified) and is_frozen_v2(unified["dir"])
+    except FileNotFoundError:
+        return False
+
+
 def freeze_v2(d: str) -> None:
     err = cgfile.try_write(d, "cgroup.freeze", "1")
     if err:

@@ -13,7 +13,7 @@ import errno
 import os
 import time
 
-from ociruntime.cgroups import cgfile, dirs, freezer, marks
+from ociruntime.cgroups import STATE_VERSION, _check_state_version, cgfile, dirs, freezer, marks
 from ociruntime.cgroups.cgfile import CONFIG_FIELDS, Fields
 from ociruntime.errors import KernelError, OciError, UnsupportedError
 
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from ociruntime.cgroups.devices import Rule
     from ociruntime.cgroups.groups import Group
 
-STATE_VERSION = 1
 UPDATE_FIELDS = Fields(prefix="", file="resources")
 _PSEUDO_V2 = ("devices", "freezer")
 _DESTROY_RETRY_SECONDS = 2.0
@@ -60,8 +59,7 @@ class CgroupManager:
 
     @classmethod
     def from_state(cls, data: dict) -> CgroupManager:
-        if data.get("version") != STATE_VERSION:
-            raise KernelError(f"unknown cgroup state version {data.get('version')!r}")
+        _check_state_version(data)
         return cls(container_id=data["id"], mode=data["mode"], hierarchies=data["hierarchies"],
                    unified_serves=data["unified_serves"], resources=data.get("resources") or {},
                    device_paths=data.get("device_paths"), created=data.get("created"),
@@ -330,14 +328,7 @@ class CgroupManager:
             freezer.thaw_v2(self._require_unified("freezer"))
 
     def is_frozen(self) -> bool:
-        try:
-            d = self._v1_dir("freezer")
-            if d:
-                return freezer.is_frozen_v1(d)
-            unified = self._unified_dir()
-            return bool(unified) and freezer.is_frozen_v2(unified)  # type: ignore[arg-type]
-        except FileNotFoundError:
-            return False
+        return freezer.is_frozen(self.hierarchies)
 
     def _require_unified(self, what: str) -> str:
         d = self._unified_dir()

@@ -59,8 +59,6 @@ def _bind_notify_socket(container: Container) -> Relay | None:
 
 
 def release_init(container: Container, config: dict) -> None:
-    from ociruntime.security.seccomp_agent import target_from_config
-
     fifo = container.dir.file(FIFO_FILE)
     try:
         fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -68,7 +66,11 @@ def release_init(container: Container, config: dict) -> None:
         if err.errno == errno.ENXIO:  # no reader: the init is gone
             raise ContainerStateError("cannot start a container that has stopped") from None
         raise OciError(f"open exec fifo: {err.strerror}") from None
-    agent = target_from_config(config)
+    agent = None
+    if (config.get("linux") or {}).get("seccomp"):  # the agent's module only when it may apply
+        from ociruntime.security.seccomp_agent import target_from_config
+
+        agent = target_from_config(config)
     listener_sock = None
     try:
         if agent is not None:  # SCMP_ACT_NOTIFY: the init sends its listener to us at exec

@@ -39,10 +39,10 @@ def derive_status(state: dict, fifo_exists: bool) -> str:
         return STOPPED
     cgroup = state.get("cgroup")
     if cgroup:
-        from ociruntime.cgroups import manager_from_state
+        from ociruntime.cgroups import is_paused
 
         try:
-            if manager_from_state(cgroup).is_frozen():
+            if is_paused(cgroup):
                 return PAUSED
         except OSError:
             pass

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ociruntime.cgroups import cli_support, manager_for, manager_from_state
+from ociruntime.cgroups import cli_support, is_paused, manager_for, manager_from_state
 from ociruntime.cgroups.layout import read_layout
 from ociruntime.errors import ConfigError, KernelError
 
@@ -202,8 +202,10 @@ def test_process_placement_freeze_stats_update(top: str, spawn) -> None:
         assert _read(f"{m.paths()['cpuacct']}/cpuacct.usage") == usage
         # A restored manager (as `state` builds one) sees the same thing with one read.
         assert manager_from_state(m.to_state()).is_frozen()
+        assert is_paused(m.to_state())  # as `state` sees it
         m.thaw()
         assert not m.is_frozen() and _proc_state(child.pid) in ("R", "S")
+        assert not is_paused(m.to_state())
         deadline = time.monotonic() + 10
         while _read(f"{m.paths()['cpuacct']}/cpuacct.usage") == usage:
             assert time.monotonic() < deadline, "thawed task never ran"

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ociruntime.cgroups import manager_from_state
+from ociruntime.cgroups import is_paused, manager_from_state
 from ociruntime.cgroups.setup import manager_for
 from ociruntime.cgroups.layout import Hierarchy, Layout, read_layout
 
@@ -81,12 +81,14 @@ def test_v2_place_freeze_stats_and_force_destroy(parent: str) -> None:
         # Pause through cgroup.freeze: the kernel reports frozen and the CPU time stops.
         m.freeze()
         assert m.is_frozen() and "frozen 1" in _read(f"{leaf}/cgroup.events").splitlines()
-        assert manager_from_state(m.to_state()).is_frozen()   # as `state` sees it
+        assert manager_from_state(m.to_state()).is_frozen()
+        assert is_paused(m.to_state())  # as `state` sees it
         usage = _usage_usec(leaf)
         time.sleep(0.2)
         assert _usage_usec(leaf) == usage
         m.thaw()
         assert not m.is_frozen()
+        assert not is_paused(m.to_state())
         deadline = time.monotonic() + 10
         while _usage_usec(leaf) == usage:
             assert time.monotonic() < deadline, "thawed task never ran"

@@ -37,8 +37,12 @@ SLOW_STDLIB = {"json", "re", "dataclasses", "inspect", "ctypes", "setproctitle",
 HOT_FORBIDDEN = HEAVY | SLOW_STDLIB | {"subprocess", "multiprocessing", "concurrent", "threading"}
 FORBIDDEN = {
     # state only reads a state file and checks a pid: no C extension, no cffi
-    "state": HOT_FORBIDDEN | {"ociruntime.linux._native", "_cffi_backend", "ociruntime.spec"},
-    "start": HOT_FORBIDDEN | {"ociruntime.spec"},
+    # the paused check reads the freezer files without building a cgroup manager
+    "state": HOT_FORBIDDEN | {"ociruntime.linux._native", "_cffi_backend", "ociruntime.spec",
+                              "ociruntime.cgroups.manager"},
+    # (the seccomp agent module only for a config with seccomp: this one has none)
+    "start": HOT_FORBIDDEN | {"ociruntime.spec", "ociruntime.cgroups.manager",
+                              "ociruntime.security.seccomp_agent"},
     "kill": HOT_FORBIDDEN | {"ociruntime.spec"},
     "delete": HOT_FORBIDDEN | {"ociruntime.spec"},
     # create validates with the compiled validator (jsonschema is only the reference); its
