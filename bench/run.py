@@ -366,7 +366,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=50, help="run and lifecycle iterations")
     ap.add_argument("--state-runs", type=int, default=50)
     ap.add_argument("--exec-runs", type=int, default=30)
-    ap.add_argument("--list-n", type=int, default=200, help="containers created for `list`")
+    ap.add_argument("--list-n", type=int, default=1000, help="containers created for `list` (the issue: 1,000)")
     ap.add_argument("--workers", type=int, default=2, help="parallel creates for `list`")
     ap.add_argument("--rss-runs", type=int, default=5)
     ap.add_argument("--out", default=None, help="default bench/RESULTS.md (quick: build/bench-quick/)")
