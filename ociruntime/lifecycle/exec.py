@@ -82,15 +82,15 @@ def _exec_process(opts: ExecOptions, warmup) -> int:  # noqa: ANN001 - cgroups.w
             write_atomic(os.path.abspath(opts.pid_file), str(pid).encode(), 0o644)
         if opts.detach:
             return 0
-        from ociruntime.lifecycle.run import _forward_signals, _wait_for, exit_code
+        from ociruntime.lifecycle.foreground import exit_code, forward_signals, wait_for
 
-        _forward_signals(pid)
+        forward_signals(pid)
         if master >= 0:  # terminal in the foreground: proxy it to our stdio (runc exec -t)
             from ociruntime.console.proxy import HostTerminal
 
             host_terminal = HostTerminal(master)
             host_terminal.proxy(pid)
-        return exit_code(_wait_for(pid))
+        return exit_code(wait_for(pid))
     finally:
         if host_terminal is not None:
             host_terminal.close()

@@ -7,11 +7,9 @@ import _signal as signal  # the C module: signal.py builds enums at import (~5 m
 import os
 
 from ociruntime.lifecycle.create import CreateOptions, create, create_container
+from ociruntime.lifecycle.foreground import exit_code, forward_signals, wait_for
 
 # Signals runc forwards to the container; SIGCHLD is ours, SIGWINCH belongs to a tty.
-_NOT_FORWARDED = {signal.SIGCHLD, signal.SIGKILL, signal.SIGSTOP, signal.SIGWINCH, signal.SIGURG}
-
-
 def run(opts: CreateOptions, *, keep: bool = False) -> int:
     if opts.detach:
         create(opts)
@@ -25,7 +23,7 @@ def run(opts: CreateOptions, *, keep: bool = False) -> int:
     set_child_subreaper()
     created = create_container(opts)
     init_pid = created.init_pid
-    forwarded = _forward_signals(init_pid)
+    forwarded = forward_signals(init_pid)
     host_terminal = None
     try:
         from ociruntime.lifecycle.start import start
@@ -42,7 +40,7 @@ def run(opts: CreateOptions, *, keep: bool = False) -> int:
             relay_thread = relay_in_background(relay, init_pid)
         if host_terminal is not None:
             host_terminal.proxy(init_pid)
-        status = _wait_for(init_pid)
+        status = wait_for(init_pid)
         if relay_thread is not None:
             relay_thread.join()  # the init is gone: it only drains what the container sent
     except BaseException:
@@ -58,42 +56,6 @@ def run(opts: CreateOptions, *, keep: bool = False) -> int:
     if not keep:
         _remove(opts.root, opts.container_id)
     return exit_code(status)
-
-
-def _forward_signals(pid: int) -> list[int]:
-    def forward(signum: int, _frame: object) -> None:
-        try:
-            os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
-
-    installed = []
-    for sig in signal.valid_signals():
-        if sig in _NOT_FORWARDED:
-            continue
-        try:
-            signal.signal(sig, forward)
-            installed.append(sig)
-        except (OSError, ValueError):
-            pass
-    return installed
-
-
-def _wait_for(pid: int) -> int:
-    """Reap children (adopted orphans too) until the init exits; return its wait status."""
-    while True:
-        try:
-            reaped, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            return 0
-        if reaped == pid:
-            return status
-
-
-def exit_code(status: int) -> int:
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return os.waitstatus_to_exitcode(status)
 
 
 def _remove(root: str, container_id: str) -> None:

@@ -51,7 +51,8 @@ FORBIDDEN = {
     # run is create + start + wait (+ delete), its stages included; exec forks two stages.
     # prctl (python-prctl, ~1.6 ms): the C core sets subreaper, dumpable and capabilities.
     "run": HEAVY | SLOW_STDLIB - {"socket"} | {"threading", "prctl"},
-    "exec": HEAVY | SLOW_STDLIB - {"socket"} | {"threading", "copy", "prctl"},
+    "exec": HEAVY | SLOW_STDLIB - {"socket"} | {"threading", "copy", "prctl", "ociruntime.lifecycle.run",
+                                                 "ociruntime.lifecycle.create"},
 }
 
 
