@@ -2,10 +2,11 @@
 lazily afterwards: once inside the container's mount namespace (or a user namespace that
 cannot read the runtime's tree) the runtime's files are gone.
 
-This runs in stage 1 on the critical path of every `create`, so it imports what the init
-and exec stages can reach, not more: `json`, `re`, `ctypes` and `socket` are not among them
-(the channel and hooks speak JSON through state.jsonfast, sockets are `_socket`'s), and the
-seccomp compiler and the cgroup BPF loader run in the parent. The console modules, which do
+This runs in stage 1 on the critical path of every `create` and `exec`, so it imports what
+the init (for exec: the exec stage, EXEC_PACKAGES) can reach, not more: `json`, `re`,
+`ctypes` and `socket` are not among them (the channel and hooks speak JSON through
+state.jsonfast, sockets are `_socket`'s), and the seccomp compiler and the cgroup BPF
+loader run in the parent. The console modules, which do
 need `socket`, are imported by stage 1 only for a terminal.
 """
 
@@ -14,19 +15,21 @@ from __future__ import annotations
 import os
 
 _PACKAGES = ("linux", "security", "rootfs", "hooks", "process")
+# `exec` joins a container whose mounts are made and runs no hooks: no rootfs, no hooks.
+EXEC_PACKAGES = ("linux", "security", "process")
 # Imported by the process that forks, before any namespace change, when it is needed at all.
 _PARENT_ONLY = frozenset({"ociruntime.security.seccomp", "ociruntime.process.exec_child",
                           "ociruntime.process.preload", "ociruntime.linux.bpf"})
 _STDLIB = ("select", "_socket", "resource", "stat", "fcntl", "struct", "_signal", "errno", "pwd", "grp")
 
 
-def preload_for_container() -> None:
+def preload_for_container(packages: tuple[str, ...] = _PACKAGES) -> None:
     base = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     # __import__, not importlib.import_module: the importlib package imports warnings.
     for name in _STDLIB:
         __import__(name)
     __import__("ociruntime.log")
-    for package in _PACKAGES:
+    for package in packages:
         for entry in sorted(os.listdir(os.path.join(base, package))):
             if entry.endswith(".py") and not entry.startswith("_"):
                 module = f"ociruntime.{package}.{entry[:-3]}"

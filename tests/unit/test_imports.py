@@ -51,8 +51,10 @@ FORBIDDEN = {
     # run is create + start + wait (+ delete), its stages included; exec forks two stages.
     # prctl (python-prctl, ~1.6 ms): the C core sets subreaper, dumpable and capabilities.
     "run": HEAVY | SLOW_STDLIB - {"socket"} | {"threading", "prctl"},
+    # exec's stage 1 preloads no rootfs or hooks modules (no mounts, no hooks in exec)
     "exec": HEAVY | SLOW_STDLIB - {"socket"} | {"threading", "copy", "prctl", "ociruntime.lifecycle.run",
-                                                 "ociruntime.lifecycle.create"},
+                                                 "ociruntime.lifecycle.create", "ociruntime.rootfs",
+                                                 "ociruntime.hooks"},
 }
 
 
