@@ -44,9 +44,10 @@ def stage1_main(plan: ContainerPlan, chan: Channel, fifo_path: str) -> None:
         apply_oom_score_adj(plan.credentials)
         set_dumpable(False)
         set_stage_name(stage, plan.container_id)
-        from ociruntime.process.preload import preload_for_container
+        from ociruntime.process.preload import SECCOMP_AGENT, preload_for_container
 
-        preload_for_container()
+        needs_agent = plan.seccomp is not None and plan.seccomp.needs_listener
+        preload_for_container(skip=frozenset() if needs_agent else frozenset({SECCOMP_AGENT}))
         if plan.console_fd >= 0:  # as host root: a user namespace may not read the runtime's files
             import ociruntime.console.setup  # noqa: F401
         chan.expect("go")

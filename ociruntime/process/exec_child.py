@@ -47,9 +47,9 @@ def exec_stage1(plan: ExecPlan, chan: Channel) -> None:
         apply_oom_score_adj(plan.credentials)
         set_dumpable(False)
         set_stage_name(stage, plan.container_id)
-        from ociruntime.process.preload import EXEC_PACKAGES, preload_for_container
+        from ociruntime.process.preload import EXEC_PACKAGES, SECCOMP_AGENT, preload_for_container
 
-        preload_for_container(EXEC_PACKAGES)
+        preload_for_container(EXEC_PACKAGES, skip=frozenset({SECCOMP_AGENT}))  # the parent forwards
         if plan.console_fd >= 0:
             import ociruntime.console.setup  # noqa: F401 - before setns(mnt) hides the runtime's files
         chan.expect("go")

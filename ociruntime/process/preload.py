@@ -18,12 +18,16 @@ _PACKAGES = ("linux", "security", "rootfs", "hooks", "process")
 # `exec` joins a container whose mounts are made and runs no hooks: no rootfs, no hooks.
 EXEC_PACKAGES = ("linux", "security", "process")
 # Imported by the process that forks, before any namespace change, when it is needed at all.
-_PARENT_ONLY = frozenset({"ociruntime.security.seccomp", "ociruntime.process.exec_child",
-                          "ociruntime.process.preload", "ociruntime.linux.bpf"})
+# linux.seccomp is libseccomp, used by the compiler (security.seccomp) only.
+_PARENT_ONLY = frozenset({"ociruntime.security.seccomp", "ociruntime.linux.seccomp",
+                          "ociruntime.process.exec_child", "ociruntime.process.preload",
+                          "ociruntime.linux.bpf"})
+# Needed in the init only to take the seccomp listener from `start` (SCMP_ACT_NOTIFY).
+SECCOMP_AGENT = "ociruntime.security.seccomp_agent"
 _STDLIB = ("select", "_socket", "resource", "stat", "fcntl", "struct", "_signal", "errno", "pwd", "grp")
 
 
-def preload_for_container(packages: tuple[str, ...] = _PACKAGES) -> None:
+def preload_for_container(packages: tuple[str, ...] = _PACKAGES, skip: frozenset[str] = frozenset()) -> None:
     base = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     # __import__, not importlib.import_module: the importlib package imports warnings.
     for name in _STDLIB:
@@ -33,7 +37,7 @@ def preload_for_container(packages: tuple[str, ...] = _PACKAGES) -> None:
         for entry in sorted(os.listdir(os.path.join(base, package))):
             if entry.endswith(".py") and not entry.startswith("_"):
                 module = f"ociruntime.{package}.{entry[:-3]}"
-                if module not in _PARENT_ONLY:
+                if module not in _PARENT_ONLY and module not in skip:
                     __import__(module)
             elif entry == "__init__.py":
                 __import__(f"ociruntime.{package}")

@@ -47,10 +47,13 @@ FORBIDDEN = {
     "delete": HOT_FORBIDDEN | {"ociruntime.spec"},
     # create validates with the compiled validator (jsonschema is only the reference); its
     # stage 1 and init (whose imports this listing includes) may use signal and socket.
-    "create": HEAVY | SLOW_STDLIB - {"signal", "socket", "enum"} | {"threading", "prctl"},
+    # (this config has no seccomp: neither libseccomp's wrapper nor the agent in the stages)
+    "create": HEAVY | SLOW_STDLIB - {"signal", "socket", "enum"} | {"threading", "prctl", "ociruntime.linux.seccomp",
+                                                                   "ociruntime.security.seccomp_agent"},
     # run is create + start + wait (+ delete), its stages included; exec forks two stages.
     # prctl (python-prctl, ~1.6 ms): the C core sets subreaper, dumpable and capabilities.
-    "run": HEAVY | SLOW_STDLIB - {"socket"} | {"threading", "prctl"},
+    "run": HEAVY | SLOW_STDLIB - {"socket"} | {"threading", "prctl", "ociruntime.linux.seccomp",
+                                               "ociruntime.security.seccomp_agent"},
     # exec's stage 1 preloads no rootfs or hooks modules (no mounts, no hooks in exec)
     "exec": HEAVY | SLOW_STDLIB - {"socket"} | {"threading", "copy", "prctl", "ociruntime.lifecycle.run",
                                                  "ociruntime.lifecycle.create", "ociruntime.rootfs",
