@@ -18,10 +18,11 @@ _PACKAGES = ("linux", "security", "rootfs", "hooks", "process")
 # `exec` joins a container whose mounts are made and runs no hooks: no rootfs, no hooks.
 EXEC_PACKAGES = ("linux", "security", "process")
 # Imported by the process that forks, before any namespace change, when it is needed at all.
-# linux.seccomp is libseccomp, used by the compiler (security.seccomp) only.
+# linux.seccomp is libseccomp, used by the compiler (security.seccomp) only; rootfs.hostside
+# is what `delete` undoes on the host.
 _PARENT_ONLY = frozenset({"ociruntime.security.seccomp", "ociruntime.linux.seccomp",
                           "ociruntime.process.exec_child", "ociruntime.process.preload",
-                          "ociruntime.linux.bpf"})
+                          "ociruntime.linux.bpf", "ociruntime.rootfs.hostside"})
 # Needed in the init only to take the seccomp listener from `start` (SCMP_ACT_NOTIFY).
 SECCOMP_AGENT = "ociruntime.security.seccomp_agent"
 _STDLIB = ("select", "_socket", "resource", "stat", "fcntl", "struct", "_signal", "errno", "pwd", "grp")
