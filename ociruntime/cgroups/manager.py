@@ -455,6 +455,11 @@ class CgroupManager:
         unified = self._unified_dir()
         if self.mode == "v2" and unified and cgfile.try_write(unified, "cgroup.kill", "1") == 0:
             return
+        try:
+            if not self.pids():
+                return  # nothing inside (a stopped container): no freeze and thaw to pay
+        except OSError:
+            pass
         freezer_dir = self._v1_dir("freezer")
         frozen = False
         if freezer_dir and os.path.isdir(freezer_dir):

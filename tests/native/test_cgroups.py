@@ -402,3 +402,24 @@ def test_cpu_idle_v1(top: str) -> None:
         assert _read(f"{m.paths()['cpu']}/cpu.idle") == "0"
     finally:
         m.destroy()
+
+
+def test_force_destroy_freezes_only_a_cgroup_with_tasks(top: str, spawn, monkeypatch: pytest.MonkeyPatch) -> None:
+    """delete of a stopped container pays no freeze/thaw: the cgroup is empty."""
+    from ociruntime.cgroups import freezer
+
+    frozen: list[str] = []
+    real_freeze = freezer.freeze_v1
+    monkeypatch.setattr(freezer, "freeze_v1", lambda d: (frozen.append(d), real_freeze(d))[1])
+    empty = _manager(f"/{top}/empty")
+    empty.create()
+    empty.destroy(force=True)
+    assert frozen == []
+    busy = _manager(f"/{top}/busy")
+    busy.create()
+    child = spawn("sleep", "60")
+    busy.add_process(child.pid)
+    busy.destroy(force=True)
+    child.wait(timeout=10)
+    assert child.returncode == -signal.SIGKILL
+    assert frozen == [busy.paths()["freezer"]]
