@@ -298,8 +298,13 @@ def _has_hugetlb_limit(group: Path) -> bool:
             value = limit.read_text().strip()
         except OSError:
             continue
-        if value != "max" and int(value) < UNLIMITED_FLOOR:
-            return True
+        if value == "max":
+            continue
+        try:
+            if int(value) < UNLIMITED_FLOOR:
+                return True
+        except ValueError:
+            return True  # unreadable: count it as a limit, so hugetlb is left alone
     return False
 
 
