@@ -119,6 +119,15 @@ int ocr_capbset_drop(unsigned long cap);
 int ocr_capget(struct ocr_capsets *sets);
 int ocr_capset(uint64_t effective, uint64_t permitted, uint64_t inheritable);
 
+/* rlimit.c: prlimit(2) on pid (0: the caller). new_limit NULL: only read;
+ * old_limit NULL: only set. Limits are rlim_t (RLIM_INFINITY = all ones). */
+struct ocr_rlimit {
+    uint64_t soft;
+    uint64_t hard;
+};
+int ocr_prlimit(int pid, int resource, const struct ocr_rlimit *new_limit,
+                struct ocr_rlimit *old_limit);
+
 /* exec_fd >= 0: execute that fd (execveat AT_EMPTY_PATH, else execve of
  * /proc/self/fd/N) instead of path; path then only names the target. */
 int ocr_execve(const char *path, char *const argv[], char *const envp[],

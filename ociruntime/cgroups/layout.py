@@ -122,7 +122,8 @@ def read_layout(path: str = MOUNTINFO) -> Layout:
 def read_unified_controllers(unified: Hierarchy) -> frozenset[str]:
     """Controllers the cgroup2 root offers to its children (cgroup.controllers)."""
     try:
-        with open(unified.mountpoint + "/cgroup.controllers", encoding="ascii") as f:
+        # utf-8 rather than ascii (same text here): that codec is loaded at start-up already
+        with open(unified.mountpoint + "/cgroup.controllers", encoding="utf-8") as f:
             return frozenset(f.read().split())
     except OSError:
         return frozenset()

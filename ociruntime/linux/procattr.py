@@ -1,7 +1,10 @@
-"""prctl(2) attributes and capability sets of the calling process (csrc/prctl.c).
+"""prctl(2) attributes and capability sets of the calling process (csrc/prctl.c), and
+resource limits of a process (csrc/rlimit.c).
 
 The C core rather than python-prctl: that package costs ~1.6 ms to import on every `run`
-and `exec` (its _prctl extension links libcap), and these are plain syscalls.
+and `exec` (its _prctl extension links libcap), and these are plain syscalls. Likewise
+prlimit(2) here rather than Python's resource module, a shared library loaded on every
+`create` (~0.3 ms) whose signed C longs would also need converting.
 """
 
 from __future__ import annotations
@@ -61,3 +64,16 @@ def get_capabilities() -> tuple[int, int, int]:
 def set_capabilities(effective: int, permitted: int, inheritable: int) -> None:
     """capset(2) with exactly these bit masks."""
     _raise_plain(lib.ocr_capset(effective, permitted, inheritable))
+
+
+def get_rlimit(resource: int, pid: int = 0) -> tuple[int, int]:
+    """(soft, hard) of `pid` (0: this process), unsigned (RLIM_INFINITY = 2**64 - 1)."""
+    old = ffi.new("struct ocr_rlimit *")
+    check(lib.ocr_prlimit(pid, resource, ffi.NULL, old), f"prlimit({pid}, {resource})")
+    return int(old.soft), int(old.hard)
+
+
+def set_rlimit(resource: int, soft: int, hard: int, pid: int = 0) -> None:
+    """prlimit(2) on `pid`; OSError with the bare strerror (callers word the message)."""
+    new = ffi.new("struct ocr_rlimit *", {"soft": soft, "hard": hard})
+    _raise_plain(lib.ocr_prlimit(pid, resource, new, ffi.NULL))

@@ -25,7 +25,7 @@ _PARENT_ONLY = frozenset({"ociruntime.security.seccomp", "ociruntime.linux.secco
                           "ociruntime.linux.bpf", "ociruntime.rootfs.hostside"})
 # Needed in the init only to take the seccomp listener from `start` (SCMP_ACT_NOTIFY).
 SECCOMP_AGENT = "ociruntime.security.seccomp_agent"
-_STDLIB = ("select", "_socket", "resource", "stat", "fcntl", "struct", "_signal", "errno", "pwd", "grp")
+_STDLIB = ("select", "_socket", "stat", "fcntl", "struct", "_signal", "errno", "pwd", "grp")
 
 
 def preload_for_container(packages: tuple[str, ...] = _PACKAGES, skip: frozenset[str] = frozenset()) -> None:

@@ -88,7 +88,7 @@ def _in_user_namespace(plan: RootfsPlan) -> bool:
     if plan.user_ns:
         return True
     try:
-        with open("/proc/self/uid_map", encoding="ascii") as f:
+        with open("/proc/self/uid_map", encoding="utf-8") as f:  # utf-8: a codec already loaded
             return f.read().split() != ["0", "0", "4294967295"]
     except OSError as err:
         raise KernelError(f"read /proc/self/uid_map: {err.strerror}", err.errno or 0) from None

@@ -63,10 +63,10 @@ def check_host_rlimits(rlimits: tuple[Rlimit, ...], *, can_raise: bool, path: st
     """
     if can_raise or not rlimits:
         return
-    import resource
+    from ociruntime.linux.procattr import get_rlimit
 
     for index, limit in enumerate(rlimits):
-        current_hard = _from_c(resource.getrlimit(limit.resource)[1])
+        current_hard = get_rlimit(limit.resource)[1]
         if limit.hard > current_hard:
             name = RLIMIT_NAMES[limit.resource]
             raise UnsupportedError(
@@ -79,21 +79,13 @@ def apply_rlimits(rlimits: tuple[Rlimit, ...], *, pid: int = 0, path: str, file:
     """prlimit(2) each entry on `pid` (0: this process)."""
     if not rlimits:
         return
-    import resource
+    from ociruntime.linux.procattr import set_rlimit
 
     for index, limit in enumerate(rlimits):
         try:
-            resource.prlimit(pid, limit.resource, (_to_c(limit.soft), _to_c(limit.hard)))
+            set_rlimit(limit.resource, limit.soft, limit.hard, pid=pid)
         except OSError as err:
             name = RLIMIT_NAMES[limit.resource]
             raise KernelError(f"{file}: {path}[{index}]: error setting rlimit type {limit.resource} ({name}): "
                               f"{err.strerror.lower()}", err.errno) from None
 
-
-def _to_c(value: int) -> int:
-    """Python's resource module takes a signed C long; rlim_t is unsigned (RLIM_INFINITY = -1)."""
-    return value - 2**64 if value >= 2**63 else value
-
-
-def _from_c(value: int) -> int:
-    return value + 2**64 if value < 0 else value

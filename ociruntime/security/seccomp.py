@@ -351,7 +351,7 @@ def libseccomp_version() -> str:
 
 def _kernel_has_seccomp() -> bool:
     try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+        with open("/proc/self/status", encoding="utf-8", errors="replace") as f:
             return any(line.startswith("Seccomp:") for line in f)
     except OSError:
         return False

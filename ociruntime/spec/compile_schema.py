@@ -15,7 +15,7 @@ import os
 import re
 import sys
 
-from ociruntime.spec.schemas import KINDS, load_schema, schema_crc
+from ociruntime.spec.schemas import KINDS, load_schema, schema_crc, schema_stamp
 
 OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_compiled_validator.py")
 
@@ -90,6 +90,7 @@ def generate() -> str:
         '"""',
         "# ruff: noqa",
         f"SCHEMA_CRC = {schema_crc()}",
+        f"SCHEMA_STAMP = {schema_stamp()}",
         "",
         "",
         "class Invalid(ValueError):",

@@ -23,12 +23,7 @@ def _load_fast() -> dict[str, Callable[[object], object]]:
         except ImportError:
             _fast_validators = {}
         else:
-            from ociruntime.spec.schemas import schema_crc
-
-            try:
-                current = compiled.SCHEMA_CRC == schema_crc()
-            except OSError:
-                current = False
+            current = _is_current(compiled)
             _fast_validators = (
                 {
                     "config": compiled.validate_config,
@@ -39,6 +34,19 @@ def _load_fast() -> dict[str, Callable[[object], object]]:
                 else {}
             )
     return _fast_validators
+
+
+def _is_current(compiled: object) -> bool:
+    """Was the compiled module generated from today's schema file? The stamp (size,
+    mtime) answers with one stat; only when it differs is the file read and checksummed."""
+    from ociruntime.spec.schemas import schema_crc, schema_stamp
+
+    try:
+        if getattr(compiled, "SCHEMA_STAMP", None) == schema_stamp():
+            return True
+        return getattr(compiled, "SCHEMA_CRC", None) == schema_crc()
+    except OSError:
+        return False
 
 
 def fast_path_available() -> bool:

@@ -76,3 +76,45 @@ def test_capset_beyond_permitted_is_eperm_with_a_plain_message() -> None:
         run_forked(child)
     assert info.value.errno == errno.EPERM
     assert info.value.strerror == os.strerror(errno.EPERM)
+
+
+def _unsigned(value: int) -> int:
+    return value + 2**64 if value < 0 else value  # resource gives RLIM_INFINITY as -1
+
+
+def test_get_rlimit_reads_what_the_resource_module_reads() -> None:
+    import resource
+
+    for number in (resource.RLIMIT_NOFILE, resource.RLIMIT_CORE, resource.RLIMIT_STACK, resource.RLIMIT_AS):
+        expected = tuple(_unsigned(v) for v in resource.getrlimit(number))
+        assert procattr.get_rlimit(number) == expected, number
+
+
+def test_set_rlimit_on_another_process_with_infinity() -> None:
+    import resource
+
+    infinity = 2**64 - 1
+    pid = os.fork()
+    if pid == 0:
+        signal.pause()
+        os._exit(0)
+    try:
+        procattr.set_rlimit(resource.RLIMIT_CORE, 2**63, infinity, pid=pid)  # rlim_t is unsigned
+        procattr.set_rlimit(resource.RLIMIT_NOFILE, 100, 200, pid=pid)
+        assert procattr.get_rlimit(resource.RLIMIT_CORE, pid=pid) == (2**63, infinity)
+        assert tuple(map(_unsigned, resource.prlimit(pid, resource.RLIMIT_NOFILE))) == (100, 200)
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
+def test_set_rlimit_soft_above_hard_is_einval_with_a_plain_message() -> None:
+    import resource
+
+    def child() -> None:
+        procattr.set_rlimit(resource.RLIMIT_NOFILE, 300, 200)
+
+    with pytest.raises(OSError) as info:
+        run_forked(child)
+    assert info.value.errno == errno.EINVAL
+    assert info.value.strerror == os.strerror(errno.EINVAL)

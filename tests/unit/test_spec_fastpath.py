@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from ociruntime.errors import ConfigError
 from ociruntime.spec import compile_schema, validate
 from ociruntime.spec.load import parse_config
-from ociruntime.spec.schemas import load_schema, schema_crc
+from ociruntime.spec.schemas import load_schema, schema_crc, schema_stamp
 from helpers.mutation import value_paths
 from unit.test_spec_corpus import INVALID_CONFIGS, VALID_CONFIGS, runtime_tools_config
 
@@ -170,6 +170,34 @@ def test_stale_compiled_module_is_ignored(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(ConfigError) as info:
         parse_config(json.dumps(document))
     assert str(info.value) == expected
+
+
+def _module_with(**attrs: object) -> types.ModuleType:
+    module = types.ModuleType("compiled")
+    for name, value in attrs.items():
+        setattr(module, name, value)
+    return module
+
+
+def test_matching_stamp_is_trusted_without_checksum(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One stat decides on the hot path: the file is not read nor checksummed."""
+    def no_checksum() -> int:
+        raise AssertionError("schema_crc called although the stamp matches")
+
+    monkeypatch.setattr("ociruntime.spec.schemas.schema_crc", no_checksum)
+    assert validate._is_current(_module_with(SCHEMA_STAMP=schema_stamp(), SCHEMA_CRC=-1))
+
+
+def test_changed_stamp_falls_back_to_checksum() -> None:
+    size, mtime = schema_stamp()
+    touched = (size, mtime + 1)  # e.g. a fresh checkout of the same schema
+    assert validate._is_current(_module_with(SCHEMA_STAMP=touched, SCHEMA_CRC=schema_crc()))
+    assert not validate._is_current(_module_with(SCHEMA_STAMP=touched, SCHEMA_CRC=schema_crc() + 1))
+    assert not validate._is_current(_module_with(SCHEMA_CRC=schema_crc() + 1))
+
+
+def test_generated_module_records_the_stamp(compiled) -> None:
+    assert compiled.SCHEMA_STAMP == schema_stamp(), "stale: run `make build`"
 
 
 def test_missing_compiled_module_falls_back_to_jsonschema(monkeypatch: pytest.MonkeyPatch) -> None:
