@@ -172,6 +172,12 @@ def init_main(plan: ContainerPlan, chan: Channel, fifo_fd: int, error_fd: int,
         for sig in _FATAL_WHILE_WAITING:
             signal.signal(sig, _die_by_signal)
         executable, hook_state = _set_up_container(plan, chan)
+        # runc's order: the user, capabilities and cwd are final before the init waits for
+        # `start`, so their errors fail `create` and `start` waits only for the exec. Not with
+        # startContainer hooks: those run after `start`, and as root (the switch follows them).
+        dropped_before_start = not plan.hooks.get("startContainer")
+        if dropped_before_start:
+            _become_the_process(plan)
         faults.point("before_ready")
         chan.send("ready")
         chan.close()
@@ -184,7 +190,12 @@ def init_main(plan: ContainerPlan, chan: Channel, fifo_fd: int, error_fd: int,
             from ociruntime.security.seccomp_agent import accept_runtime
 
             notify_fd = accept_runtime(agent_sock)
-        _exec_user_process(plan, executable, hook_state, notify_fd, error_fd=error_fd, fifo_fd=fifo_fd)
+        if not dropped_before_start:
+            from ociruntime.hooks import run_hooks
+
+            run_hooks(plan.hooks.get("startContainer", []), hook_state, "startContainer")
+            _become_the_process(plan)
+        _exec_user_process(plan, executable, notify_fd, error_fd=error_fd, fifo_fd=fifo_fd)
     except BaseException as exc:  # noqa: BLE001
         message = error_record("start", exc)["message"]
         try:
@@ -373,13 +384,11 @@ def _wait_for_start(fifo_fd: int) -> None:
             return
 
 
-def _exec_user_process(plan: ContainerPlan, executable: str, hook_state: dict, notify_fd: int = -1,
-                       error_fd: int = -1, fifo_fd: int = -1) -> None:
-    from ociruntime.hooks import run_hooks
-    from ociruntime.linux.exec import DmzReport, execve, percent_escaped
+def _become_the_process(plan: ContainerPlan) -> None:
+    """LSM label, user, groups, capabilities, umask and cwd of process.*, and only the fds
+    the process may inherit; what is left for the exec step is seccomp and the final sets."""
     from ociruntime.security import credentials
 
-    run_hooks(plan.hooks.get("startContainer", []), hook_state, "startContainer")
     credentials.apply_lsm(plan.credentials)
     try:  # as root first: a cwd only root can reach still works (runc does the same)
         os.chdir(plan.cwd)
@@ -387,11 +396,18 @@ def _exec_user_process(plan: ContainerPlan, executable: str, hook_state: dict, n
         pass
     credentials.apply_user_and_capabilities(plan.credentials, seccomp_pending=plan.seccomp is not None)
     enter_cwd(plan.cwd)
-    reset_signals()
     # Only 0-2 and the preserved fds survive exec (CVE-2024-21626): the rest become CLOEXEC,
     # which also keeps the exec fifo open until the exec itself (`start` waits for that).
     # notify_fd (and the listener) are closed by the C code before execve.
     keep_only_stdio_and_preserved(plan.preserve_fds)
+
+
+def _exec_user_process(plan: ContainerPlan, executable: str, notify_fd: int = -1,
+                       error_fd: int = -1, fifo_fd: int = -1) -> None:
+    from ociruntime.linux.exec import DmzReport, execve, percent_escaped
+    from ociruntime.security import credentials
+
+    reset_signals()  # only now: the handlers let a signal end the init while it waits
     faults.point("init_before_execve")
     # Through the ociruntime-dmz trampoline (CVE-2019-5736: never execve from the host
     # interpreter). The fifo and start.error stay open until the target's execve, so

@@ -154,6 +154,23 @@ def test_failing_poststart_hook_warns_and_the_container_runs_on(runtime, bundle,
 
 
 @pytest.mark.ours_only
+def test_start_container_hook_runs_as_root_before_the_user_switch(runtime, bundle, container_id, hooklog):
+    """With a startContainer hook the init stays root until `start` has run it; without one
+    the switch is made before `start` (test_process.py)."""
+    bundle.process["user"] = {"uid": 1000, "gid": 1000}
+    hooklog.add(bundle, "startContainer", hooklog.script("startContainer") + '; id -u > "$d/hook-uid"')
+    bundle.sh("id -u")
+    c = create(runtime, bundle, container_id)
+    status = Path(f"/proc/{c.pid}/status").read_text()
+    assert re.search(r"^Uid:\s+0\s", status, re.M), status
+    runtime.start(container_id).ok()
+    assert procs.wait_exit(c.pid).exit_code == 0
+    assert (hooklog.path / "hook-uid").read_text() == "0\n"
+    assert c.output() == "1000\n"
+    runtime.delete(container_id).ok()
+
+
+@pytest.mark.ours_only
 def test_failing_start_container_hook_fails_start(runtime, bundle, container_id, hooklog):
     hooklog.add(bundle, "startContainer", "exit 3")
     bundle.sh("echo ran")

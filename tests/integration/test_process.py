@@ -3,6 +3,7 @@ oomScoreAdj, plus linux.sysctl; all read back from inside the container."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,26 @@ def test_user_uid_gid_and_additional_gids(runtime, bundle, container_id):
     assert status["Uid"].split() == ["1000"] * 4
     assert status["Gid"].split() == ["1000"] * 4
     assert status["Groups"].split() == ["10", "20"]
+
+
+def test_created_init_already_is_the_process_user(runtime, bundle, container_id):
+    """As in runc: user, groups and capabilities are final before the init waits for
+    `start` (only seccomp and the exec are left), so `start` waits for the exec alone."""
+    bundle.process["user"] = {"uid": 1000, "gid": 1000, "additionalGids": [10]}
+    bundle.process["cwd"] = "/tmp"
+    bundle.sh("true")
+    runtime.create(container_id, bundle).ok()
+    try:
+        pid = runtime.state(container_id)["pid"]
+        status = status_fields(Path(f"/proc/{pid}/status").read_text())
+        assert status["Uid"].split() == ["1000"] * 4
+        assert status["Gid"].split() == ["1000"] * 4
+        assert status["Groups"].split() == ["10"]
+        assert int(status["CapEff"], 16) == cap_mask(*bundle.process["capabilities"]["effective"])
+        assert os.readlink(f"/proc/{pid}/cwd") == "/tmp"  # as the container sees it
+        runtime.start(container_id).ok()
+    finally:
+        runtime.delete(container_id, force=True).ok()
 
 
 def test_root_user_has_no_supplementary_groups(runtime, bundle, container_id):
