@@ -10,13 +10,22 @@
  *
  * No libc (built -static -nostdlib -ffreestanding): the process runs under
  * the container's seccomp filter, and its only syscalls are fcntl (close, if
- * fcntl is refused), execve and, on failure, write and exit_group.
+ * fcntl is refused), execve and, on failure, write and exit_group; waiting for
+ * `start` adds prctl, rt_sigaction, read, write and close.
  *
- * argv: [DMZ_ARGV0, report_fd, carried_fds, template, path, target argv...]
+ * argv: [DMZ_ARGV0, report_fd, carried_fds, wait_fd, ready_fd, ready_message,
+ *        template, path, target argv...]
  *   report_fd    decimal fd that gets the failure report (-1: stderr only)
  *   carried_fds  comma-separated fds the runtime kept open across the exec of
  *                this program (so they close at the target's execve, not at
  *                ours): made close-on-exec before execve; "" for none
+ *   wait_fd      -1, or the container init's exec fifo: then this program is
+ *                the created container's init until `start`. It makes itself
+ *                non-dumpable, lets the signals the runtime's waiting init
+ *                dies from (FATAL_WHILE_WAITING) end it with 128+signal,
+ *                writes ready_message to ready_fd and closes that, then blocks
+ *                until one byte arrives on wait_fd. A step that fails before
+ *                the message sends an error record there instead.
  *   template     the report: %d is replaced by errno, %s by its text, %% by %
  *   path         what to execve; target argv follows (argv[0] first)
  * Exit status when execve fails: 127 for ENOENT, 1 otherwise (as the runtime's
@@ -27,16 +36,22 @@
 #define DMZ_ARGV0 "ociruntime-dmz"
 
 #define ENOENT 2
+#define EINTR 4
 #define F_SETFD 2
+#define PR_SET_DUMPABLE 4
+#define SA_RESTORER 0x04000000
 #define FD_CLOEXEC 1
 #define STDERR 2
 #define REPORT_MAX 4096
 
 #if defined(__x86_64__)
+#define SYS_read 0
 #define SYS_write 1
 #define SYS_close 3
+#define SYS_rt_sigaction 13
 #define SYS_execve 59
 #define SYS_fcntl 72
+#define SYS_prctl 157
 #define SYS_exit_group 231
 
 static long sys3(long n, long a, long b, long c)
@@ -50,6 +65,25 @@ static long sys3(long n, long a, long b, long c)
     return ret;
 }
 
+static long sys4(long n, long a, long b, long c, long d)
+{
+    long ret;
+    register long r10 __asm__("r10") = d;
+
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+/* sa_restorer: x86-64 signal frames need one (our handler never returns). */
+__asm__(".text\n"
+        "dmz_sigreturn:\n"
+        "  mov $15, %eax\n"
+        "  syscall\n"
+        "  hlt\n");
+
 __asm__(".text\n"
         ".global _start\n"
         "_start:\n"
@@ -59,10 +93,13 @@ __asm__(".text\n"
         "  call dmz_main\n"
         "  hlt\n");
 #elif defined(__aarch64__)
+#define SYS_read 63
 #define SYS_write 64
 #define SYS_close 57
+#define SYS_rt_sigaction 134
 #define SYS_execve 221
 #define SYS_fcntl 25
+#define SYS_prctl 167
 #define SYS_exit_group 94
 
 static long sys3(long n, long a, long b, long c)
@@ -75,6 +112,24 @@ static long sys3(long n, long a, long b, long c)
     __asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2) : "memory");
     return x0;
 }
+
+static long sys4(long n, long a, long b, long c, long d)
+{
+    register long x8 __asm__("x8") = n;
+    register long x0 __asm__("x0") = a;
+    register long x1 __asm__("x1") = b;
+    register long x2 __asm__("x2") = c;
+    register long x3 __asm__("x3") = d;
+
+    __asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+    return x0;
+}
+
+__asm__(".text\n"
+        "dmz_sigreturn:\n"
+        "  mov x8, #139\n"
+        "  svc #0\n"
+        "  brk #0\n");
 
 __asm__(".text\n"
         ".global _start\n"
@@ -265,6 +320,96 @@ static void complain(const char *what)
     write_all(STDERR, "\n", 1);
 }
 
+/* The signals the runtime's waiting init dies from (process/child.py,
+ * _FATAL_WHILE_WAITING): as a PID-namespace init with default dispositions it
+ * would ignore them, and `kill` of a created container would do nothing. */
+static const int FATAL_WHILE_WAITING[] = {1, 2, 3, 10, 12, 14, 15};
+
+struct kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    unsigned long mask;
+};
+
+extern void dmz_sigreturn(void);
+
+static void die_by_signal(int sig)
+{
+    exit_group(128 + sig);
+}
+
+/* {"type": "error", ...} for the runtime's channel (process/channel.py); the
+ * texts are ours and errno_text's, none needs JSON escaping. */
+static void send_error(int fd, const char *what, long err)
+{
+    static struct buf record;
+
+    put_str(&record, "{\"type\": \"error\", \"stage\": \"2:INIT\", \"errno\": ");
+    put_num(&record, err);
+    put_str(&record, ", \"message\": \"2:INIT: ociruntime-dmz: ");
+    put_str(&record, what);
+    put_str(&record, ": ");
+    put_errno_text(&record, err);
+    put_str(&record, "\", \"code\": \"kernel.error\"}");
+    write_all(fd, record.data, record.len);
+}
+
+/* Ready to wait (or an error record sent and exit 1). */
+static void prepare_to_wait(int wait_fd, int ready_fd, const char *ready_message)
+{
+    struct kernel_sigaction action = {die_by_signal, SA_RESTORER, dmz_sigreturn, 0};
+    char none;
+    unsigned long i;
+    long err;
+
+    err = -sys3(SYS_prctl, PR_SET_DUMPABLE, 0, 0);
+    if (err > 0) {
+        send_error(ready_fd, "prctl(PR_SET_DUMPABLE)", err);
+        exit_group(1);
+    }
+    for (i = 0; i < sizeof(FATAL_WHILE_WAITING) / sizeof(FATAL_WHILE_WAITING[0]); i++) {
+        err = -sys4(SYS_rt_sigaction, FATAL_WHILE_WAITING[i], (long)&action, 0,
+                    sizeof(action.mask));
+        if (err > 0) {
+            send_error(ready_fd, "rt_sigaction", err);
+            exit_group(1);
+        }
+    }
+    /* read(2) of nothing: does the filter let us wait at all? */
+    err = -sys3(SYS_read, wait_fd, (long)&none, 0);
+    if (err > 0) {
+        send_error(ready_fd, "read the exec fifo", err);
+        exit_group(1);
+    }
+    if (write_all(ready_fd, ready_message, str_len(ready_message)) < 0) {
+        complain("cannot tell the runtime it is ready");
+        exit_group(1);
+    }
+    sys3(SYS_close, ready_fd, 0, 0);
+}
+
+/* Blocks until `start` writes its byte into the exec fifo. */
+static void wait_for_start(int wait_fd, int report_fd)
+{
+    static struct buf report;
+    char byte;
+
+    for (;;) {
+        long n = sys3(SYS_read, wait_fd, (long)&byte, 1);
+
+        if (n == 1)
+            return;
+        if (n == -EINTR)
+            continue;
+        put_str(&report, "start: ociruntime-dmz: read the exec fifo: ");
+        put_errno_text(&report, n < 0 ? -n : 5); /* 0 (EOF) cannot happen: EIO */
+        if (report_fd < 0 || write_all(report_fd, report.data, report.len) < 0)
+            complain(report.data);
+        exit_group(1);
+    }
+}
+
 __attribute__((noreturn, used)) void dmz_main(long *sp)
 {
     long argc = sp[0];
@@ -273,17 +418,27 @@ __attribute__((noreturn, used)) void dmz_main(long *sp)
     static struct buf report;
     const char *fd_text;
     int report_fd;
+    int wait_fd;
+    int ready_fd;
     long err;
 
-    if (argc < 6 || !str_eq(argv[0], DMZ_ARGV0)) {
+    if (argc < 9 || !str_eq(argv[0], DMZ_ARGV0)) {
         complain("not started by ociruntime (refusing to exec anything)");
         exit_group(127);
     }
     fd_text = argv[1];
     report_fd = parse_fd(&fd_text);
+    fd_text = argv[3];
+    wait_fd = parse_fd(&fd_text);
+    fd_text = argv[4];
+    ready_fd = parse_fd(&fd_text);
+    if (wait_fd >= 0) {
+        prepare_to_wait(wait_fd, ready_fd, argv[5]);
+        wait_for_start(wait_fd, report_fd);
+    }
     close_carried_on_exec(argv[2], &report_fd);
-    err = -sys3(SYS_execve, (long)argv[4], (long)(argv + 5), (long)envp);
-    render(&report, argv[3], err);
+    err = -sys3(SYS_execve, (long)argv[7], (long)(argv + 8), (long)envp);
+    render(&report, argv[6], err);
     if (report_fd < 0 || write_all(report_fd, report.data, report.len) < 0) {
         write_all(STDERR, report.data, report.len);
         write_all(STDERR, "\n", 1);

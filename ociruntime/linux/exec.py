@@ -111,14 +111,23 @@ class CapabilitySets:
 class DmzReport:
     """How the ociruntime-dmz trampoline reports a failed execve of the target:
     template (%d errno, %s its text, %% a percent sign) written in one write(2) to fd
-    (-1: stderr); carried fds stay open until the target's execve."""
+    (-1: stderr); carried fds stay open until the target's execve.
 
-    __slots__ = ("fd", "template", "carried")
+    wait_fd >= 0 (a container init's exec fifo) makes the trampoline the created
+    container's init: non-dumpable, ended by the signals a waiting init dies from, it
+    writes ready_message to ready_fd (an error record instead if it cannot wait), closes
+    that, and blocks until a byte arrives on wait_fd before the target's execve."""
 
-    def __init__(self, fd: int = -1, template: str = "%s", carried: Iterable[int] = ()) -> None:
+    __slots__ = ("fd", "template", "carried", "wait_fd", "ready_fd", "ready_message")
+
+    def __init__(self, fd: int = -1, template: str = "%s", carried: Iterable[int] = (), *,
+                 wait_fd: int = -1, ready_fd: int = -1, ready_message: str = "") -> None:
         self.fd = fd
         self.template = template
-        self.carried = tuple(carried)
+        self.carried = tuple(carried) + ((wait_fd,) if wait_fd >= 0 else ())
+        self.wait_fd = wait_fd
+        self.ready_fd = ready_fd
+        self.ready_message = ready_message
 
 
 def percent_escaped(text: str) -> str:
@@ -127,18 +136,21 @@ def percent_escaped(text: str) -> str:
 
 
 def _dmz_argv(path: str, argv: Sequence[str], report: DmzReport) -> list[str]:
+    """csrc/dmz/dmz.c's argv: [argv0, report fd, carried fds, wait fd, ready fd, ready
+    message, template, path, target argv...]."""
     carried = sorted({fd for fd in (*report.carried, report.fd) if fd >= 0})
-    return [DMZ_ARGV0, str(report.fd), ",".join(map(str, carried)), report.template, path, *argv]
+    return [DMZ_ARGV0, str(report.fd), ",".join(map(str, carried)), str(report.wait_fd),
+            str(report.ready_fd), report.ready_message, report.template, path, *argv]
 
 
 def _open_dmz(report: DmzReport) -> int:
-    """The sealed trampoline memfd (close-on-exec); the carried fds made inheritable."""
+    """The sealed trampoline memfd (close-on-exec); the fds it is given made inheritable."""
     fd = lib.ocr_dmz_memfd()
     if fd < 0:
         raise os_error(-fd, "create the ociruntime-dmz memfd")
-    for carried in (*report.carried, report.fd):
-        if carried >= 0:
-            os.set_inheritable(carried, True)
+    for given in (*report.carried, report.fd, report.ready_fd):
+        if given >= 0:
+            os.set_inheritable(given, True)
     return fd
 
 

@@ -34,8 +34,13 @@ class Channel:
         return Channel(a), Channel(b)
 
     def send(self, msg_type: str, **fields: object) -> None:
+        self.sock.sendall(self.packet(msg_type, **fields))
+
+    @staticmethod
+    def packet(msg_type: str, **fields: object) -> bytes:
+        """One message as sent (ociruntime-dmz writes a "ready" made here itself)."""
         fields["type"] = msg_type
-        self.sock.sendall(jsonfast.dumps(fields).encode())
+        return jsonfast.dumps(fields).encode()
 
     def recv(self) -> dict | None:
         data = self.sock.recv(_MAX_PACKET)

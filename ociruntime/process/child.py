@@ -179,6 +179,10 @@ def init_main(plan: ContainerPlan, chan: Channel, fifo_fd: int, error_fd: int,
         if dropped_before_start:
             _become_the_process(plan)
         faults.point("before_ready")
+        if plan.dmz_waits:
+            # The trampoline waits for `start` in our place and sends "ready" itself once
+            # it runs (filter loaded, final capabilities): a failure up to then fails `create`.
+            _exec_user_process(plan, executable, error_fd=error_fd, fifo_fd=fifo_fd, ready_chan=chan)
         chan.send("ready")
         chan.close()
     except BaseException as exc:  # noqa: BLE001
@@ -403,7 +407,9 @@ def _become_the_process(plan: ContainerPlan) -> None:
 
 
 def _exec_user_process(plan: ContainerPlan, executable: str, notify_fd: int = -1,
-                       error_fd: int = -1, fifo_fd: int = -1) -> None:
+                       error_fd: int = -1, fifo_fd: int = -1, ready_chan: Channel | None = None) -> None:
+    """Exec the target through ociruntime-dmz. With ready_chan (before `start`), the
+    trampoline sends "ready" on it and waits for the exec fifo itself."""
     from ociruntime.linux.exec import DmzReport, execve, percent_escaped
     from ociruntime.security import credentials
 
@@ -412,7 +418,12 @@ def _exec_user_process(plan: ContainerPlan, executable: str, notify_fd: int = -1
     # Through the ociruntime-dmz trampoline (CVE-2019-5736: never execve from the host
     # interpreter). The fifo and start.error stay open until the target's execve, so
     # `start` still returns after it; the trampoline reports a failed execve as we do below.
-    report = DmzReport(error_fd, f"start: execve {percent_escaped(executable)}: %s", carried=(fifo_fd,))
+    template = f"start: execve {percent_escaped(executable)}: %s"
+    if ready_chan is None:
+        report = DmzReport(error_fd, template, carried=(fifo_fd,))
+    else:
+        report = DmzReport(error_fd, template, wait_fd=fifo_fd, ready_fd=ready_chan.fileno(),
+                           ready_message=Channel.packet("ready").decode())
     execve(executable, plan.args, plan.env, plan.seccomp, notify_fd=notify_fd,
            capabilities=credentials.exec_capabilities(plan.credentials), dmz=report)
 

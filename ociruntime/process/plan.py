@@ -46,6 +46,10 @@ class ContainerPlan:
     # inherited across fork and closed by the init; (rows, cols) from process.consoleSize.
     console_fd: int = -1
     console_size: tuple[int, int] | None = None
+    # The init execs ociruntime-dmz before `start`, which then waits in its place (a few KB
+    # instead of an interpreter): not with startContainer hooks (Python runs them after
+    # `start`) nor with a filter that might refuse what the trampoline does meanwhile.
+    dmz_waits: bool = False
 
     def new_namespace(self, ns_type: str) -> bool:
         return any(ns.type == ns_type and ns.path is None for ns in self.namespaces)
@@ -70,6 +74,7 @@ def build_plan(config: dict, *, container_id: str, bundle: str, state_dir: str, 
 
         seccomp = compile_seccomp(linux["seccomp"])
     namespaces = [NamespaceSpec(ns["type"], ns.get("path") or None) for ns in linux.get("namespaces") or []]
+    hooks = {k: list(v or []) for k, v in (config.get("hooks") or {}).items() if k in HOOK_PHASES}
     return ContainerPlan(
         container_id=container_id,
         bundle=bundle,
@@ -89,7 +94,8 @@ def build_plan(config: dict, *, container_id: str, bundle: str, state_dir: str, 
         uid_mappings=list(linux.get("uidMappings") or []),
         gid_mappings=list(linux.get("gidMappings") or []),
         time_offsets=dict(linux.get("timeOffsets") or {}),
-        hooks={k: list(v or []) for k, v in (config.get("hooks") or {}).items() if k in HOOK_PHASES},
+        hooks=hooks,
+        dmz_waits=not hooks.get("startContainer") and (seccomp is None or seccomp.trampoline_can_wait),
         no_pivot=no_pivot,
         no_new_keyring=no_new_keyring,
         preserve_fds=preserve_fds,

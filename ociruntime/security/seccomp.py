@@ -110,6 +110,8 @@ class SeccompProgram:
     listener_metadata: str = ""
     needs_listener: bool = False
     ignored_syscalls: tuple[str, ...] = ()
+    # the filter lets ociruntime-dmz wait for `start` as the created init (see below)
+    trampoline_can_wait: bool = False
 
     @property
     def instructions(self) -> int:
@@ -316,7 +318,30 @@ def compile_seccomp(cfg: dict, path: str = BASE_PATH) -> SeccompProgram | None:
         listener_metadata=listener_metadata,
         needs_listener=needs_listener,
         ignored_syscalls=ignored,
+        trampoline_can_wait=not needs_listener and _allows_whatever_the_arguments(
+            default_action, rules, TRAMPOLINE_WAIT_SYSCALLS),
     )
+
+
+# What ociruntime-dmz calls, already under the filter, while it waits for `start` as the
+# created container's init (csrc/dmz/dmz.c), and then to exec the target.
+TRAMPOLINE_WAIT_SYSCALLS = ("prctl", "rt_sigaction", "read", "write", "close", "fcntl", "execve")
+
+
+def _allows_whatever_the_arguments(default_action: int, rules: list[_Rule], names: Iterable[str]) -> bool:
+    """Conservative: True only when each syscall is allowed (or logged) by every rule naming
+    it, and by the default action or an unconditional rule. Anything less certain is False,
+    and the init then waits for `start` as Python, before the filter is loaded."""
+    from ociruntime.linux import seccomp as scmp
+
+    allowing = (scmp.ACT_ALLOW, scmp.ACT_LOG)
+    for name in names:
+        naming = [rule for rule in rules if rule.name == name]
+        if any(rule.action not in allowing for rule in naming):
+            return False
+        if default_action not in allowing and not any(not rule.conditions for rule in naming):
+            return False
+    return True
 
 
 def _build(default_action: int, archs: list[int], rules: list[_Rule]) -> tuple[bytes, tuple[str, ...]]:

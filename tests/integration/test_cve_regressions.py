@@ -107,29 +107,75 @@ def _attack_with_container_credentials(pid: int, cap_prm: str) -> list[str]:
     return out.split()
 
 
+def _init_of(container_id: str) -> int | None:
+    """The pid of the container's init while it is still the runtime (comm oci:[2:INIT],
+    the runtime's argv, which names the container, in its cmdline)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            comm = Path(f"/proc/{entry}/comm").read_text().strip()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if comm == "oci:[2:INIT]" and container_id.encode() in cmdline:
+            return int(entry)
+    return None
+
+
 @pytest.mark.ours_only  # uses ociruntime's fault points
 def test_cve_2019_5736_init_stage_exe_is_out_of_the_containers_reach(runtime, bundle, container_id, make_id):
     """Protected by prctl(PR_SET_DUMPABLE, 0) in stage 1 before it joins anything (child.py),
     inherited by the init: without it a container process, same uid and same capabilities,
-    could open /proc/1/exe (the host interpreter) while the init is still the runtime.
-    (`start` holds the container's lock while the init is paused, so the attacker cannot be
-    an `exec`; see _attack_with_container_credentials.)"""
+    could open /proc/1/exe (the host interpreter) while the init is still the runtime. The
+    init has the container's capabilities from just before "ready" (then it execs the
+    trampoline, or waits for `start`), so the attack is made there, create paused."""
     cap_prm = _container_cap_prm(runtime, bundle, make_id)
     bundle.sh(SLEEPER)
-    pid_file = runtime.io_dir / "init.pid"
-    runtime.create(container_id, bundle, "--pid-file", pid_file,
-                   extra_env={"OCIRUNTIME_FAULT": "init_before_execve:pause"}).ok()
-    init_pid = int(pid_file.read_text())
-    starter = _background(runtime, "start", container_id)
+    bundle.save()
+    creator = _background(runtime, "create", "--bundle", str(bundle.path), container_id,
+                          env={"OCIRUNTIME_FAULT": "before_ready:pause"})
+    init_pid = None
     try:
-        procs.wait_until(lambda: _paused_with_final_caps(init_pid, cap_prm), "the init at init_before_execve")
+        def paused_init() -> bool:
+            nonlocal init_pid
+            init_pid = _init_of(container_id)
+            return init_pid is not None and _paused_with_final_caps(init_pid, cap_prm)
+
+        procs.wait_until(paused_init, "the init at before_ready", timeout=PAUSE_TIMEOUT)
+        assert init_pid is not None
         assert "python" in os.readlink(f"/proc/{init_pid}/exe")  # still the runtime
         assert _attack_with_container_credentials(init_pid, cap_prm) == ["readlink:EACCES", "read:EACCES",
                                                                          "write:EACCES"]
     finally:
-        os.kill(init_pid, 9)
-        procs.wait_exit(init_pid)
-        starter.wait(PAUSE_TIMEOUT)
+        if init_pid is not None:
+            os.kill(init_pid, 9)
+            procs.wait_exit(init_pid)
+        try:
+            creator.wait(PAUSE_TIMEOUT)  # it sees its init die and fails
+        except subprocess.TimeoutExpired:
+            creator.kill()
+            creator.wait()
+        runtime.delete(container_id, force=True).ok()
+
+
+@pytest.mark.ours_only  # ociruntime's trampoline
+def test_cve_2019_5736_created_init_is_the_sealed_trampoline(runtime, bundle, container_id, make_id):
+    """From "ready" to `start` the init is ociruntime-dmz from its sealed memfd
+    (csrc/dmz/dmz.c), non-dumpable while it waits: nothing of the host's to reach, and
+    /proc/1/exe closed to container processes all the same."""
+    cap_prm = _container_cap_prm(runtime, bundle, make_id)
+    bundle.sh("echo started")
+    created = create(runtime, bundle, container_id)
+    try:
+        assert os.readlink(f"/proc/{created.pid}/exe").startswith("/memfd:ociruntime-dmz")
+        assert _status_field(created.pid, "CapPrm") == cap_prm
+        assert _attack_with_container_credentials(created.pid, cap_prm) == ["readlink:EACCES", "read:EACCES",
+                                                                            "write:EACCES"]
+        runtime.start(container_id).ok()
+        assert procs.wait_exit(created.pid).exit_code == 0
+        assert created.output() == "started\n"
+    finally:
         runtime.delete(container_id, force=True).ok()
 
 

@@ -217,6 +217,17 @@ def test_kill_of_created_container_kills_the_init(runtime, bundle, container_id)
     runtime.delete(container_id).ok()
 
 
+@pytest.mark.ours_only  # runc's waiting init exits 2 (Go's runtime), ours 128+signal
+@pytest.mark.parametrize("name", ["TERM", "HUP"])
+def test_kill_of_created_container_with_a_catchable_signal_ends_the_init(runtime, bundle, container_id, name):
+    """A PID-namespace init ignores signals it has no handler for; the waiting init has one."""
+    c = create(runtime, bundle, container_id)
+    runtime.kill(container_id, name).ok()
+    assert procs.wait_exit(c.pid).exit_code == 128 + getattr(signal, f"SIG{name}")
+    assert runtime.status(container_id) == "stopped"
+    runtime.delete(container_id).ok()
+
+
 def test_kill_all_is_accepted(runtime, bundle, container_id):
     bundle.sh(SLEEPER)
     c = create(runtime, bundle, container_id)

@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers.containers import inside
+from helpers import procs
+from helpers.containers import create, inside
 
 CAP_BITS = {"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7,
             "CAP_NET_BIND_SERVICE": 10, "CAP_NET_RAW": 13, "CAP_SYS_ADMIN": 21, "CAP_AUDIT_WRITE": 29}
@@ -79,17 +80,18 @@ def test_created_init_already_is_the_process_user(runtime, bundle, container_id)
     `start` (only seccomp and the exec are left), so `start` waits for the exec alone."""
     bundle.process["user"] = {"uid": 1000, "gid": 1000, "additionalGids": [10]}
     bundle.process["cwd"] = "/tmp"
-    bundle.sh("true")
-    runtime.create(container_id, bundle).ok()
+    bundle.sh("grep -E '^(Uid|Gid|Groups|CapEff|CapPrm):' /proc/self/status")
+    created = create(runtime, bundle, container_id)
     try:
-        pid = runtime.state(container_id)["pid"]
-        status = status_fields(Path(f"/proc/{pid}/status").read_text())
-        assert status["Uid"].split() == ["1000"] * 4
-        assert status["Gid"].split() == ["1000"] * 4
-        assert status["Groups"].split() == ["10"]
-        assert int(status["CapEff"], 16) == cap_mask(*bundle.process["capabilities"]["effective"])
-        assert os.readlink(f"/proc/{pid}/cwd") == "/tmp"  # as the container sees it
+        waiting = status_fields(Path(f"/proc/{created.pid}/status").read_text())
+        assert waiting["Uid"].split() == ["1000"] * 4
+        assert waiting["Gid"].split() == ["1000"] * 4
+        assert waiting["Groups"].split() == ["10"]
+        assert os.readlink(f"/proc/{created.pid}/cwd") == "/tmp"  # as the container sees it
         runtime.start(container_id).ok()
+        assert procs.wait_exit(created.pid).exit_code == 0
+        running = status_fields(created.output())
+        assert {k: waiting[k] for k in running} == running  # the capabilities included
     finally:
         runtime.delete(container_id, force=True).ok()
 
@@ -189,6 +191,49 @@ def test_no_new_privileges(runtime, bundle, container_id, value, expected):
 def test_oom_score_adj(runtime, bundle, container_id):
     bundle.process["oomScoreAdj"] = 500
     assert inside(runtime, bundle, container_id, "cat /proc/self/oom_score_adj") == "500\n"
+
+
+# --- seccomp: who waits for `start` --------------------------------------------------------
+
+MKDIR_REFUSED = {"defaultAction": "SCMP_ACT_ALLOW",
+                 "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}
+
+
+def _created_then_started(runtime, bundle, container_id) -> tuple[dict[str, str], str, str]:
+    """(the created init's status, its exe, what the process printed once started)."""
+    bundle.sh("mkdir /tmp/made 2>&1; grep Seccomp: /proc/self/status")
+    created = create(runtime, bundle, container_id)
+    try:
+        waiting = status_fields(Path(f"/proc/{created.pid}/status").read_text())
+        exe = os.readlink(f"/proc/{created.pid}/exe")
+        runtime.start(container_id).ok()
+        assert procs.wait_exit(created.pid).exit_code == 0
+        return waiting, exe, created.output()
+    finally:
+        runtime.delete(container_id, force=True).ok()
+
+
+@pytest.mark.ours_only  # the trampoline is ours
+def test_under_a_filter_that_lets_it_the_trampoline_waits_filtered(runtime, bundle, container_id):
+    bundle.linux["seccomp"] = MKDIR_REFUSED
+    waiting, exe, out = _created_then_started(runtime, bundle, container_id)
+    assert exe.startswith("/memfd:ociruntime-dmz")
+    assert waiting["Seccomp"] == "2"  # loaded before it waits, as runc without noNewPrivileges
+    assert "Operation not permitted" in out and "Seccomp:\t2" in out
+
+
+@pytest.mark.ours_only
+def test_a_filter_that_might_refuse_the_trampoline_leaves_the_wait_to_the_runtime(runtime, bundle,
+                                                                                 container_id):
+    """read(2) refused for some arguments: the trampoline might not be able to wait, so the
+    init waits as the runtime and loads the filter at the exec, as without the trampoline."""
+    bundle.linux["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        *MKDIR_REFUSED["syscalls"],
+        {"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 999, "op": "SCMP_CMP_EQ"}]}]}
+    waiting, exe, out = _created_then_started(runtime, bundle, container_id)
+    assert "python" in exe
+    assert waiting["Seccomp"] == "0"
+    assert "Operation not permitted" in out and "Seccomp:\t2" in out
 
 
 # --- sysctl --------------------------------------------------------------------------------

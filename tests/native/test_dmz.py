@@ -165,11 +165,13 @@ def test_proc_self_exe_is_the_trampoline_which_refuses_to_run(tmp_path: Path, ho
 
 
 def test_started_by_hand_it_refuses_too(dmz_fd: int) -> None:
-    for argv in (["ociruntime-dmz"], ["sh", "-1", "", "%s", BUSYBOX, "true"]):
+    for argv in (["ociruntime-dmz"], ["sh", "-1", "", "-1", "-1", "", "%s", BUSYBOX, "true"],
+                 [DMZ_ARGV0, "-1", "", "%s", BUSYBOX, "echo", "ok"]):  # the argv of old
         result = run_exec(lambda argv=argv: os.execve(dmz_fd, argv, {}))
         assert result.exit_code == 127, argv
         assert "not started by ociruntime" in result.output
-    result = run_exec(lambda: os.execve(dmz_fd, [DMZ_ARGV0, "-1", "", "%s", BUSYBOX, "echo", "ok"], {}))
+    result = run_exec(lambda: os.execve(dmz_fd, [DMZ_ARGV0, "-1", "", "-1", "-1", "", "%s", BUSYBOX, "echo", "ok"],
+                                        {}))
     assert (result.exit_code, result.output) == (0, "ok\n")
 
 
@@ -232,3 +234,103 @@ def test_the_target_gets_the_same_credentials_as_with_a_direct_execve(case: Call
         assert direct["CapAmb"] == f"{1 << NET_BIND:016x}"
     if case in (_nobody_seccomp_without_nnp, _root_seccomp_with_nnp):
         assert direct["Seccomp"] == "2" and direct["Seccomp_filters"] == "1"
+
+
+# --- waiting for `start` in the init's place --------------------------------------------------
+
+FATAL_WHILE_WAITING = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGTERM")
+
+
+def _read_packet(fd: int) -> bytes:
+    return os.read(fd, 4096)
+
+
+def _waiting_child(wait_fd: int, ready_fd: int, as_nobody: bool = False, program: object = None) -> None:
+    if as_nobody:
+        _become_nobody_keeping_caps()
+        os.setresuid(NOBODY, NOBODY, NOBODY)
+    execve(BUSYBOX, ["echo", "ran"], [], program,
+           dmz=DmzReport(-1, "execve %s", wait_fd=wait_fd, ready_fd=ready_fd, ready_message='{"type": "ready"}'))
+
+
+def test_it_sends_ready_then_waits_for_one_byte_non_dumpable(tmp_path: Path) -> None:
+    wait_r, wait_w = os.pipe()
+    ready_r, ready_w = os.pipe()
+    seen: dict[str, object] = {}
+
+    def while_running(pid: int) -> None:
+        os.close(ready_w)
+        seen["ready"] = _read_packet(ready_r)
+        seen["ready_closed"] = _read_packet(ready_r) == b""  # closed once written
+        seen["exe"] = os.readlink(f"/proc/{pid}/exe")
+        # non-dumpable: /proc/<pid> files belong to root although the process is nobody's
+        seen["owners"] = (os.stat(f"/proc/{pid}/status").st_uid, _uid_of(pid))
+        seen["waiting"] = Path(f"/proc/{pid}/wchan").read_text()
+        os.write(wait_w, b"0")
+
+    try:
+        result = run_exec(_waiting_child, wait_r, ready_w, True, while_running=while_running)
+    finally:
+        for fd in (wait_r, wait_w, ready_r):
+            os.close(fd)
+    assert result.error is None, result.error
+    assert (result.exit_code, result.output) == (0, "ran\n")
+    assert seen["ready"] == b'{"type": "ready"}' and seen["ready_closed"]
+    assert str(seen["exe"]).startswith("/memfd:ociruntime-dmz")
+    assert seen["owners"] == (0, NOBODY)
+    assert "pipe" in str(seen["waiting"])  # blocked reading the "fifo" until the byte came
+
+
+def _uid_of(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    raise AssertionError("no Uid line")
+
+
+@pytest.mark.parametrize("name", FATAL_WHILE_WAITING)
+def test_while_waiting_it_exits_by_the_signals_a_waiting_init_dies_from(name: str) -> None:
+    """As the runtime's waiting init (child.py _FATAL_WHILE_WAITING): a handler exits with
+    128+signal, which a PID-namespace init with default dispositions would not."""
+    import signal
+
+    number = getattr(signal, name)
+    wait_r, wait_w = os.pipe()
+    ready_r, ready_w = os.pipe()
+
+    def while_running(pid: int) -> None:
+        os.close(ready_w)
+        assert _read_packet(ready_r) == b'{"type": "ready"}'
+        os.kill(pid, number)
+
+    try:
+        result = run_exec(_waiting_child, wait_r, ready_w, while_running=while_running)
+    finally:
+        for fd in (wait_r, wait_w, ready_r):
+            os.close(fd)
+    assert (result.exit_code, result.term_signal, result.output) == (128 + number, None, "")
+
+
+def test_a_filter_that_refuses_read_gets_an_error_record_instead_of_ready() -> None:
+    import json
+
+    program = compile_seccomp({"defaultAction": "SCMP_ACT_ALLOW",
+                               "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EPERM}]})
+    wait_r, wait_w = os.pipe()
+    ready_r, ready_w = os.pipe()
+    packets: list[bytes] = []
+
+    def while_running(_pid: int) -> None:
+        os.close(ready_w)
+        packets.append(_read_packet(ready_r))
+
+    try:
+        result = run_exec(_waiting_child, wait_r, ready_w, False, program, while_running=while_running)
+    finally:
+        for fd in (wait_r, wait_w, ready_r):
+            os.close(fd)
+    assert result.error is None, result.error
+    assert (result.exit_code, result.output) == (1, "")
+    record = json.loads(packets[0])
+    assert record == {"type": "error", "stage": "2:INIT", "errno": errno.EPERM, "code": "kernel.error",
+                      "message": "2:INIT: ociruntime-dmz: read the exec fifo: Operation not permitted"}

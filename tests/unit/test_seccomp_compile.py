@@ -272,3 +272,44 @@ def test_architectures_add_code_for_each_arch() -> None:
     one = _compile(_profile(_rule()))
     three = _compile(_profile(_rule(), architectures=["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]))
     assert three.instructions > one.instructions
+
+
+# --- may ociruntime-dmz wait for `start` under this filter? ---------------------------------
+
+WAIT_SYSCALLS = ["prctl", "rt_sigaction", "read", "write", "close", "fcntl", "execve"]
+
+
+def _can_wait(profile: dict) -> bool:
+    program = compile_seccomp(profile)
+    assert program is not None
+    return program.trampoline_can_wait
+
+
+@pytest.mark.parametrize(("profile", "expected"), [
+    # docker's shape: refuse by default, allow a list that holds what the trampoline calls
+    ({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+        {"names": [*WAIT_SYSCALLS, "exit_group", "openat"], "action": "SCMP_ACT_ALLOW"}]}, True),
+    ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]}, True),
+    ({"defaultAction": "SCMP_ACT_LOG"}, True),
+    # one of them refused, or killed, or only logged-and-allowed under a condition
+    ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["prctl"], "action": "SCMP_ACT_ERRNO"}]}, False),
+    ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_KILL"}]}, False),
+    ({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+        {"names": [n for n in WAIT_SYSCALLS if n != "write"], "action": "SCMP_ACT_ALLOW"}]}, False),
+    ({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+        {"names": WAIT_SYSCALLS[1:], "action": "SCMP_ACT_ALLOW"},
+        {"names": ["prctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 4, "op": "SCMP_CMP_EQ"}]}]},
+     False),
+    # a condition on an otherwise refused call: the arguments decide, so not certain
+    ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 99, "op": "SCMP_CMP_EQ"}]}]},
+     False),
+])
+def test_trampoline_may_wait_only_when_every_call_it_makes_is_surely_allowed(profile: dict, expected: bool) -> None:
+    assert _can_wait(profile) is expected
+
+
+def test_a_listener_means_the_init_waits_itself() -> None:
+    """SCMP_ACT_NOTIFY: the init must take the agent's connection after `start` (Python)."""
+    assert not _can_wait({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock",
+                          "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]})
