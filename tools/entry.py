@@ -6,7 +6,8 @@ import sys
 
 _repo = __file__.rsplit("/", 2)[0]
 _venv = sys.executable.rsplit("/", 2)[0]
-sys.path[0:1] = [_repo, f"{_venv}/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"]
+sys.path.insert(0, _repo)
+sys.path.append(f"{_venv}/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages")  # as site.py would
 
 from ociruntime.cli import main  # noqa: E402
 

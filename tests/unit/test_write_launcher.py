@@ -23,6 +23,17 @@ def test_written_launcher_runs_the_cli(tmp_path: Path) -> None:
     assert out.stdout.startswith("ociruntime version ") and "spec: " in out.stdout
 
 
+def test_the_repo_comes_first_and_site_packages_after_the_stdlib(tmp_path: Path) -> None:
+    """site.py's order: a stdlib import never lists site-packages first."""
+    text = launcher_text(sys.executable, "/repo", "/site")
+    namespace = {"sys": type(sys)("sys")}
+    namespace["sys"].path = ["/usr/lib/python311.zip", "/usr/lib/python3.11", "/usr/lib/python3.11/lib-dynload"]
+    setup = "\n".join(line for line in text.splitlines() if line.startswith("sys.path"))
+    exec(setup, namespace)  # noqa: S102
+    assert namespace["sys"].path == ["/repo", "/usr/lib/python311.zip", "/usr/lib/python3.11",
+                                     "/usr/lib/python3.11/lib-dynload", "/site"]
+
+
 def test_paths_a_shebang_cannot_carry_get_the_shell_form() -> None:
     spaced = launcher_text("/opt/my venv/bin/python", "/repo", "/site")
     assert spaced.startswith("#!/bin/sh\n") and 'exec "/opt/my venv/bin/python" -IS "/repo/tools/entry.py" "$@"' in spaced
