@@ -6,7 +6,7 @@ keeps the last "error" entry; podman reads a single object). Errors always reach
 
 from __future__ import annotations
 
-import os
+import posix
 import sys
 import time
 
@@ -37,14 +37,14 @@ class Logger:
         line = self._line(level, msg, code)
         if self.path:
             try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+                fd = posix.open(self.path, posix.O_WRONLY | posix.O_CREAT | posix.O_APPEND | posix.O_CLOEXEC, 0o644)
             except OSError:
                 sys.stderr.write(line)
                 return
             try:
-                os.write(fd, line.encode())
+                posix.write(fd, line.encode())
             finally:
-                os.close(fd)
+                posix.close(fd)
         else:
             sys.stderr.write(line)
             sys.stderr.flush()

@@ -8,9 +8,10 @@ the kernel parses one value per write.
 from __future__ import annotations
 
 import errno
-import os
+import posix
 
 from ociruntime.errors import ConfigError
+from ociruntime import posixlite
 
 
 class Fields:
@@ -34,17 +35,17 @@ CONFIG_FIELDS = Fields()
 
 def write(dirpath: str, name: str, value: str, field: str, fields: Fields) -> None:
     """Write `value` to dirpath/name or raise ConfigError naming `field` and the file."""
-    path = os.path.join(dirpath, name)
+    path = posixlite.join(dirpath, name)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
+        fd = posix.open(path, posix.O_WRONLY | posix.O_TRUNC | posix.O_CLOEXEC)
     except OSError as e:
-        raise fields.error(field, f"cannot set {value!r}: {path}: {os.strerror(e.errno)}") from e
+        raise fields.error(field, f"cannot set {value!r}: {path}: {posix.strerror(e.errno)}") from e
     try:
-        os.write(fd, value.encode())
+        posix.write(fd, value.encode())
     except OSError as e:
-        raise fields.error(field, f"cannot set {value!r}: {path}: {os.strerror(e.errno)}") from e
+        raise fields.error(field, f"cannot set {value!r}: {path}: {posix.strerror(e.errno)}") from e
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def write_unless_default(dirpath: str, name: str, value: str, field: str, fields: Fields,
@@ -62,20 +63,20 @@ def write_unless_default(dirpath: str, name: str, value: str, field: str, fields
 def try_write(dirpath: str, name: str, value: str) -> int:
     """Write and return 0 or the errno; for best-effort writes and retry logic."""
     try:
-        fd = os.open(os.path.join(dirpath, name), os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
+        fd = posix.open(posixlite.join(dirpath, name), posix.O_WRONLY | posix.O_TRUNC | posix.O_CLOEXEC)
     except OSError as e:
         return e.errno or errno.EIO
     try:
-        os.write(fd, value.encode())
+        posix.write(fd, value.encode())
         return 0
     except OSError as e:
         return e.errno or errno.EIO
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def read(dirpath: str, name: str) -> str:
-    with open(os.path.join(dirpath, name), encoding="utf-8") as f:
+    with open(posixlite.join(dirpath, name), encoding="utf-8") as f:
         return f.read()
 
 
@@ -99,4 +100,4 @@ def read_keyed(dirpath: str, name: str) -> dict[str, int]:
 
 
 def exists(dirpath: str, name: str) -> bool:
-    return os.path.exists(os.path.join(dirpath, name))
+    return posixlite.exists(posixlite.join(dirpath, name))

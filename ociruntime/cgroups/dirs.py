@@ -4,24 +4,24 @@ cpuset, place a process, and remove only what ociruntime made, deepest first."""
 from __future__ import annotations
 
 import errno
-import os
+import posix
 import time
 
 from ociruntime.cgroups import cgfile, marks
 from ociruntime.cgroups.cgfile import CONFIG_FIELDS
 from ociruntime.errors import ConfigError, KernelError
+from ociruntime import posixlite
 
 
 def ancestors(d: str, mount: str) -> list[str]:
-    """mount, ..., parent of d (top-down)."""
-    out = [mount]
-    rel = os.path.relpath(d, mount)
-    if rel == ".":
+    """mount, ..., parent of d (top-down); [] for the mount itself. d lies below mount."""
+    base = mount.rstrip("/")
+    if d.rstrip("/") == base:
         return []
-    parts = rel.split("/")
-    for i in range(1, len(parts)):
-        out.append(os.path.join(mount, *parts[:i]))
-    return out
+    if not d.startswith(base + "/"):
+        raise ValueError(f"cgroup {d} is not below its mount point {mount}")
+    parts = [p for p in d[len(base) + 1:].split("/") if p]
+    return [mount] + [posixlite.join(mount, *parts[:i]) for i in range(1, len(parts))]
 
 
 def mkdirs(d: str, mount: str) -> list[str]:
@@ -29,14 +29,14 @@ def mkdirs(d: str, mount: str) -> list[str]:
     made = []
     for path in ancestors(d, mount)[1:] + [d]:
         try:
-            os.mkdir(path, 0o755)
+            posix.mkdir(path, 0o755)
         except FileExistsError:
             continue
         except OSError as e:
             for p in reversed(made):
                 rmdir_quiet(p)
             raise ConfigError("linux.cgroupsPath",
-                              f"cannot create cgroup {path}: {os.strerror(e.errno)}") from e
+                              f"cannot create cgroup {path}: {posix.strerror(e.errno)}") from e
         made.append(path)
         marks.mark_created(path)
     return made
@@ -45,7 +45,7 @@ def mkdirs(d: str, mount: str) -> list[str]:
 def populate_cpuset(leaf: str, mount: str) -> None:
     """A new v1 cpuset has no CPUs or memory nodes; copy the parent's into empty ones."""
     for d in ancestors(leaf, mount)[1:] + [leaf]:
-        parent = os.path.dirname(d)
+        parent = posixlite.dirname(d)
         for name in ("cpuset.cpus", "cpuset.mems"):
             if cgfile.read(d, name).strip():
                 continue
@@ -59,12 +59,12 @@ def write_pid(d: str, pid: int) -> None:
             break
         time.sleep(0.03)
     if err:
-        raise KernelError(f"cannot add process {pid} to cgroup {d}: {os.strerror(err)}", err)
+        raise KernelError(f"cannot add process {pid} to cgroup {d}: {posix.strerror(err)}", err)
 
 
 def has_child_cgroups(d: str) -> bool:
     try:
-        with os.scandir(d) as it:
+        with posix.scandir(d) as it:
             return any(e.is_dir(follow_symlinks=False) for e in it)
     except OSError:
         return False
@@ -72,7 +72,7 @@ def has_child_cgroups(d: str) -> bool:
 
 def rmdir_quiet(d: str) -> None:
     try:
-        os.rmdir(d)
+        posix.rmdir(d)
     except OSError:
         pass
 
@@ -80,7 +80,7 @@ def rmdir_quiet(d: str) -> None:
 def _rmdir(d: str) -> int:
     """0 when d is gone (removed now or before), else the errno."""
     try:
-        os.rmdir(d)
+        posix.rmdir(d)
     except FileNotFoundError:
         pass
     except OSError as e:
@@ -94,7 +94,7 @@ def remove_tree(d: str, deadline: float) -> int:
     if err != errno.EBUSY:
         return err
     try:
-        with os.scandir(d) as it:
+        with posix.scandir(d) as it:
             children = [e.path for e in it if e.is_dir(follow_symlinks=False)]
     except FileNotFoundError:
         return 0
@@ -113,14 +113,14 @@ def remove_tree(d: str, deadline: float) -> int:
 
 def remove_unused_parents(d: str, mount: str, created: set[str]) -> None:
     """Remove empty parents that ociruntime made (this container or a sibling)."""
-    parent = os.path.dirname(d)
+    parent = posixlite.dirname(d)
     while parent != mount and parent.startswith(mount + "/"):
         if parent not in created and not marks.is_created(parent):
             return
         try:
-            os.rmdir(parent)
+            posix.rmdir(parent)
         except FileNotFoundError:
             pass
         except OSError:
             return   # still used by another container
-        parent = os.path.dirname(parent)
+        parent = posixlite.dirname(parent)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import posix
 import time
 
 from ociruntime.cgroups import cgfile
@@ -89,4 +89,4 @@ def is_frozen_v2(d: str) -> bool:
 
 
 def _strerror(err: int) -> str:
-    return os.strerror(err)
+    return posix.strerror(err)

@@ -10,12 +10,13 @@ after `create` read no mount table at all.
 from __future__ import annotations
 
 import errno
-import os
+import posix
 import time
 
 from ociruntime.cgroups import STATE_VERSION, _check_state_version, cgfile, dirs, freezer, marks
 from ociruntime.cgroups.cgfile import CONFIG_FIELDS, Fields
 from ociruntime.errors import KernelError, OciError, UnsupportedError
+from ociruntime import posixlite
 
 # Only the cheap modules above load with this one: `state` and `delete` import it. Resource
 # setting, validation and statistics are imported by the methods that need them.
@@ -169,7 +170,7 @@ class CgroupManager:
     def _refuse_systemd(self) -> None:
         if not self.systemd:
             return
-        if not os.path.isdir("/run/systemd/system"):
+        if not posixlite.isdir("/run/systemd/system"):
             raise UnsupportedError(
                 "systemd cgroup driver: systemd is not running on this host (PID 1 is not "
                 "systemd); run without --systemd-cgroup to use the cgroupfs driver")
@@ -291,15 +292,23 @@ class CgroupManager:
             dirs.write_pid(d, pid)
 
     def pids(self) -> list[int]:
-        """Every pid in the container's cgroup and its sub-cgroups."""
-        d = self._procs_dir()
+        """Every pid in the container's cgroup and its sub-cgroups (a walk on posix.scandir:
+        os.walk would import os on `delete --force`, see posixlite.py)."""
         found: set[int] = set()
-        for dirpath, _, files in os.walk(d):
-            if "cgroup.procs" in files:
-                try:
-                    found.update(int(x) for x in cgfile.read(dirpath, "cgroup.procs").split())
-                except OSError:
-                    continue
+        pending = [self._procs_dir()]
+        while pending:
+            dirpath = pending.pop()
+            if not dirpath:
+                continue
+            try:
+                with posix.scandir(dirpath) as entries:
+                    pending.extend(e.path for e in entries if e.is_dir(follow_symlinks=False))
+            except OSError:
+                continue  # removed meanwhile, as os.walk skips it
+            try:
+                found.update(int(x) for x in cgfile.read(dirpath, "cgroup.procs").split())
+            except OSError:
+                continue
         return sorted(found)
 
     def _procs_dir(self) -> str:
@@ -424,7 +433,7 @@ class CgroupManager:
                 continue
             err = dirs.remove_tree(d, deadline)
             if err:
-                failures.append(f"{d}: {os.strerror(err)}")
+                failures.append(f"{d}: {posix.strerror(err)}")
                 continue
             dirs.remove_unused_parents(d, mount, created)
         self._detach_devices_from_kept_dir(created)
@@ -440,7 +449,7 @@ class CgroupManager:
         """rmdir frees the device program of a cgroup2 dir we made; one we did not make
         stays, so take our program off it (else it would keep filtering its next users)."""
         unified = self._unified_dir()
-        if not unified or unified in created or self._v1_dir("devices") or not os.path.isdir(unified):
+        if not unified or unified in created or self._v1_dir("devices") or not posixlite.isdir(unified):
             return
         from ociruntime.cgroups import bpf_devices
 
@@ -462,7 +471,7 @@ class CgroupManager:
             pass
         freezer_dir = self._v1_dir("freezer")
         frozen = False
-        if freezer_dir and os.path.isdir(freezer_dir):
+        if freezer_dir and posixlite.isdir(freezer_dir):
             try:
                 freezer.freeze_v1(freezer_dir)   # no forks while we kill
                 frozen = True
@@ -471,7 +480,7 @@ class CgroupManager:
         try:
             for pid in self.pids():
                 try:
-                    os.kill(pid, signal.SIGKILL)
+                    posix.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
         except OSError:

@@ -10,7 +10,7 @@ All marks are best effort: without xattr support we fall back to what state.json
 
 from __future__ import annotations
 
-import os
+import posix
 
 CREATED = "trusted.ociruntime.created"
 ENABLED = "trusted.ociruntime.enabled"
@@ -18,34 +18,34 @@ ENABLED = "trusted.ociruntime.enabled"
 
 def mark_created(path: str) -> None:
     try:
-        os.setxattr(path, CREATED, b"1")
+        posix.setxattr(path, CREATED, b"1")
     except OSError:
         pass
 
 
 def is_created(path: str) -> bool:
     try:
-        return os.getxattr(path, CREATED) == b"1"
+        return posix.getxattr(path, CREATED) == b"1"
     except OSError:
         return False
 
 
 def enabled(path: str) -> set[str]:
     try:
-        return set(os.getxattr(path, ENABLED).decode().split())
+        return set(posix.getxattr(path, ENABLED).decode().split())
     except OSError:
         return set()
 
 
 def add_enabled(path: str, controller: str) -> None:
     try:
-        os.setxattr(path, ENABLED, " ".join(sorted(enabled(path) | {controller})).encode())
+        posix.setxattr(path, ENABLED, " ".join(sorted(enabled(path) | {controller})).encode())
     except OSError:
         pass
 
 
 def clear_enabled(path: str) -> None:
     try:
-        os.removexattr(path, ENABLED)
+        posix.removexattr(path, ENABLED)
     except OSError:
         pass

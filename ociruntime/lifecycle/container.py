@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import posix
 
 from ociruntime.state import status as st
 from ociruntime.state.store import ContainerDir
@@ -68,7 +68,7 @@ def owner_name(path: str) -> str:
     import pwd
 
     try:
-        uid = os.stat(path).st_uid
+        uid = posix.stat(path).st_uid
         return pwd.getpwuid(uid).pw_name
     except (OSError, KeyError):
         return ""

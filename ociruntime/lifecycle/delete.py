@@ -42,7 +42,7 @@ def delete(root: str, container_id: str, *, force: bool = False) -> None:
 
 def _kill_init(container: Container, status: str) -> None:
     from ociruntime.lifecycle.kill import send_to_init
-    from ociruntime.process.parent import wait_for_exit
+    from ociruntime.process.exits import wait_for_exit
 
     cgroup = container.cgroup()
     try:
@@ -76,9 +76,9 @@ def destroy(container: Container) -> None:
 def _cleanup_host_mounts(container: Container) -> None:
     """A container without a mount namespace has its rootfs mounted under the state dir
     in the runtime's namespace: detach it before the directory goes."""
-    import os
+    from ociruntime import posixlite
 
-    if os.path.lexists(container.dir.file("rootfs")):
+    if posixlite.lexists(container.dir.file("rootfs")):
         from ociruntime.rootfs import cleanup_host_mounts
 
         cleanup_host_mounts(container.dir.path)
@@ -88,7 +88,7 @@ def _destroy_unrecorded(cdir: ContainerDir) -> None:
     """state.json is missing or corrupt, so it cannot say what exists: rebuild the cgroup
     from the saved config.json and remove the directories ociruntime marked as its own,
     killing what still runs there (the init), then detach any host-side rootfs mounts."""
-    import os
+    from ociruntime import posixlite
 
     try:
         from ociruntime.cgroups import manager_for, marks
@@ -99,7 +99,7 @@ def _destroy_unrecorded(cdir: ContainerDir) -> None:
         cgroup = None
     if cgroup is not None and cgroup.created:
         cgroup.destroy(force=True)
-    if os.path.lexists(cdir.file("rootfs")):
+    if posixlite.lexists(cdir.file("rootfs")):
         from ociruntime.rootfs import cleanup_host_mounts
 
         cleanup_host_mounts(cdir.path)

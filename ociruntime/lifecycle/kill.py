@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import posix
 import _signal as signal_module  # not signal: its enums cost ~4-5 ms per verb
 
 from ociruntime.errors import ContainerStateError, OciError
@@ -26,7 +26,7 @@ def kill(root: str, container_id: str, signal: int, *, all_processes: bool = Fal
             pids = [] if status == st.STOPPED else [container.pid]
         for pid in pids:
             try:
-                os.kill(pid, signal)
+                posix.kill(pid, signal)
             except ProcessLookupError:
                 pass
         if status == st.PAUSED and cgroup is not None and signal == signal_module.SIGKILL:
@@ -44,7 +44,7 @@ def kill(root: str, container_id: str, signal: int, *, all_processes: bool = Fal
 def send_to_init(pid: int, signal: int) -> None:
     """Signal through a pidfd: the pid was checked against its start time just before."""
     try:
-        pidfd = os.pidfd_open(pid)
+        pidfd = posix.pidfd_open(pid)
     except ProcessLookupError:
         raise ContainerStateError("container not running") from None
     try:
@@ -52,4 +52,4 @@ def send_to_init(pid: int, signal: int) -> None:
     except ProcessLookupError:
         raise OciError("no such process", code="container.state") from None
     finally:
-        os.close(pidfd)
+        posix.close(pidfd)

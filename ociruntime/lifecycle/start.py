@@ -4,13 +4,14 @@ user process, then run the poststart hooks."""
 from __future__ import annotations
 
 import errno
-import os
+import posix
 import select
 
 from ociruntime.errors import ContainerStateError, OciError
 from ociruntime.lifecycle.container import Container, load
 from ociruntime.state import status as st
 from ociruntime.state.store import FIFO_FILE
+from ociruntime import posixlite
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def start(root: str, container_id: str, *, relay_notify: bool = True) -> Relay |
 
 
 def _bind_notify_socket(container: Container) -> Relay | None:
-    host = os.environ.get("NOTIFY_SOCKET")
+    host = posixlite.getenv("NOTIFY_SOCKET")
     if not host:
         return None
     from ociruntime.lifecycle.notify_socket import Relay
@@ -61,7 +62,7 @@ def _bind_notify_socket(container: Container) -> Relay | None:
 def release_init(container: Container, config: dict) -> None:
     fifo = container.dir.file(FIFO_FILE)
     try:
-        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = posix.open(fifo, posix.O_WRONLY | posix.O_NONBLOCK | posix.O_CLOEXEC)
     except OSError as err:
         if err.errno == errno.ENXIO:  # no reader: the init is gone
             raise ContainerStateError("cannot start a container that has stopped") from None
@@ -77,16 +78,16 @@ def release_init(container: Container, config: dict) -> None:
             from ociruntime.security.seccomp_agent import connect_to_init
 
             listener_sock = connect_to_init(container.dir.path)
-        os.write(fd, b"0")
+        posix.write(fd, b"0")
         _wait_for_exec(fd, container.pid)
     except BaseException:
         if listener_sock is not None:
             listener_sock.close()
         raise
     finally:
-        os.close(fd)
+        posix.close(fd)
     try:
-        os.unlink(fifo)
+        posix.unlink(fifo)
     except FileNotFoundError:
         pass
     if listener_sock is None:
@@ -115,7 +116,7 @@ def _raise_start_error(container: Container) -> None:
             message = fh.read().strip()
     except FileNotFoundError:
         return
-    os.unlink(path)
+    posix.unlink(path)
     if message:
         raise OciError(message, code="container.start_failed")
 

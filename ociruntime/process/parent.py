@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from ociruntime.process.channel import Channel
+from ociruntime.process.exits import wait_for_exit
 from ociruntime.process.plan import ContainerPlan
 from ociruntime.records import record
 
@@ -127,23 +128,3 @@ def _kill_and_reap(stage1_pid: int, init_pid: int) -> None:
     _reap(stage1_pid)
     if init_pid > 0:
         wait_for_exit(init_pid, timeout=5.0)
-
-
-def wait_for_exit(pid: int, timeout: float) -> bool:
-    """Wait for a process that is not our child to exit (it may stay a zombie)."""
-    import select
-
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        ready, _, _ = select.select([pidfd], [], [], timeout)
-        if ready:
-            try:  # reap it if it happens to be ours (run's subreaper)
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-        return bool(ready)
-    finally:
-        os.close(pidfd)

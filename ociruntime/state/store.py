@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import os
+import posix
 
 from ociruntime.errors import ContainerExists, ContainerNotFound, InvalidContainerId, OciError
 from ociruntime.state import jsonfast
+from ociruntime import posixlite
 
 STATE_FILE = "state.json"
 CONFIG_FILE = "config.json"
@@ -41,16 +42,16 @@ def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
     No fsync, as runc: state lives on tmpfs (/run) and means nothing after a reboot, and a
     crashed process is covered by the rename; fsync cost ~2-3 ms per write on a disk
     --root (three writes per create)."""
-    directory, name = os.path.split(path)
-    tmp = os.path.join(directory, f".{name}.tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    directory, name = posixlite.split(path)
+    tmp = posixlite.join(directory, f".{name}.tmp{posix.getpid()}")
+    fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC, mode)
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[posix.write(fd, view):]
     finally:
-        os.close(fd)
-    os.rename(tmp, path)
+        posix.close(fd)
+    posix.rename(tmp, path)
 
 
 class ContainerDir:
@@ -60,25 +61,27 @@ class ContainerDir:
         validate_id(container_id)
         self.root = root
         self.id = container_id
-        self.path = os.path.join(root, container_id)
+        self.path = posixlite.join(root, container_id)
         self._lock_fd = -1
 
     # -- claiming and locking -------------------------------------------------------
     def claim(self) -> None:
         """Create the directory; fail if the id is taken."""
+        import os  # create only: the short verbs do without it (posixlite.py)
+
         try:
             os.makedirs(self.root, mode=0o711, exist_ok=True)
         except OSError as err:
             raise OciError(f"cannot create state root {self.root}: {err.strerror}") from None
         try:
-            os.mkdir(self.path, 0o711)
+            posix.mkdir(self.path, 0o711)
         except FileExistsError:
             raise ContainerExists() from None
         except OSError as err:
             raise OciError(f"cannot create state dir {self.path}: {err.strerror}") from None
 
     def exists(self) -> bool:
-        return os.path.isdir(self.path)
+        return posixlite.isdir(self.path)
 
     def lock(self, *, shared: bool = False) -> None:
         """flock the directory until unlock() or process exit. Re-entrant within one
@@ -88,24 +91,24 @@ class ContainerDir:
             self._lock_fd = held
             return
         try:
-            self._lock_fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            self._lock_fd = posix.open(self.path, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
         except FileNotFoundError:
             raise ContainerNotFound(self.id) from None
         fcntl.flock(self._lock_fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         _HELD_LOCKS[self.path] = self._lock_fd
-        if not os.path.isdir(self.path):  # removed while we waited for the lock
+        if not posixlite.isdir(self.path):  # removed while we waited for the lock
             self.unlock()
             raise ContainerNotFound(self.id)
 
     def unlock(self) -> None:
         if self._lock_fd >= 0:
             _HELD_LOCKS.pop(self.path, None)
-            os.close(self._lock_fd)
+            posix.close(self._lock_fd)
             self._lock_fd = -1
 
     # -- files ----------------------------------------------------------------------
     def file(self, name: str) -> str:
-        return os.path.join(self.path, name)
+        return posixlite.join(self.path, name)
 
     def read_state(self) -> dict:
         try:
@@ -135,18 +138,18 @@ class ContainerDir:
         write_atomic(self.file(CONFIG_FILE), jsonfast.dumps(config).encode())
 
     def fifo_exists(self) -> bool:
-        return os.path.exists(self.file(FIFO_FILE))
+        return posixlite.exists(self.file(FIFO_FILE))
 
     def remove(self) -> None:
         """Remove the directory and everything in it; tolerate it being gone."""
         try:
-            names = os.listdir(self.path)
+            names = posix.listdir(self.path)
         except FileNotFoundError:
             return
         for name in names:
-            path = os.path.join(self.path, name)
+            path = posixlite.join(self.path, name)
             try:
-                os.unlink(path)
+                posix.unlink(path)
             except FileNotFoundError:
                 pass
             except IsADirectoryError:
@@ -154,19 +157,19 @@ class ContainerDir:
                     raise
                 _remove_flat_dir(path)
         try:
-            os.rmdir(self.path)
+            posix.rmdir(self.path)
         except OSError as err:
             if err.errno != errno.ENOENT:
                 raise
 
 
 def _remove_flat_dir(path: str) -> None:
-    for name in os.listdir(path):
+    for name in posix.listdir(path):
         try:
-            os.unlink(os.path.join(path, name))
+            posix.unlink(posixlite.join(path, name))
         except FileNotFoundError:
             pass
-    os.rmdir(path)
+    posix.rmdir(path)
 
 
 def _state_shape_ok(state: object) -> bool:
@@ -183,7 +186,7 @@ def _state_shape_ok(state: object) -> bool:
 
 def list_ids(root: str) -> list[str]:
     try:
-        names = os.listdir(root)
+        names = posix.listdir(root)
     except FileNotFoundError:
         return []
-    return sorted(n for n in names if _valid_id(n) and os.path.isdir(os.path.join(root, n)))
+    return sorted(n for n in names if _valid_id(n) and posixlite.isdir(posixlite.join(root, n)))
