@@ -13,15 +13,21 @@ PREFIX ?= /usr/local
 LAUNCHER := $(PREFIX)/bin/ociruntime
 BUNDLE ?= $(REPO)/build/bundle
 DEB_PACKAGES := python3.11 python3.11-venv python3.11-dev gcc pkg-config libseccomp-dev libcap-dev busybox-static runc containerd podman conmon
+BENCH_PACKAGES := crun
 
 .PHONY: all deps venv build install bundle run test unit integration conformance conformance-ci bench bench-quick lint clean crictl
 
 all: install
 
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# Installs the Debian packages named in $(1) that are missing.
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+endef
+
+deps:
+	$(call apt_install,$(DEB_PACKAGES))
 
 $(VPY): requirements.txt
 	$(HOST_PY) -m venv $(VENV)
@@ -69,6 +75,8 @@ conformance-ci: install
 	bash conformance/run.sh --ci
 
 bench: bundle
+	@# crun is measured beside runc (bench-quick, run by CI, measures what is installed)
+	$(call apt_install,$(BENCH_PACKAGES))
 	$(VPY) bench/run.py
 
 crictl: deps
