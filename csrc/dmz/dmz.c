@@ -39,6 +39,7 @@
 #define EINTR 4
 #define F_SETFD 2
 #define PR_SET_DUMPABLE 4
+#define PR_SET_NAME 15
 #define SA_RESTORER 0x04000000
 #define FD_CLOEXEC 1
 #define STDERR 2
@@ -324,6 +325,7 @@ static void complain(const char *what)
  * _FATAL_WHILE_WAITING): as a PID-namespace init with default dispositions it
  * would ignore them, and `kill` of a created container would do nothing. */
 static const int FATAL_WHILE_WAITING[] = {1, 2, 3, 10, 12, 14, 15};
+static const char INIT_NAME[] = "oci:[2:INIT]";
 
 struct kernel_sigaction {
     void (*handler)(int);
@@ -368,6 +370,10 @@ static void prepare_to_wait(int wait_fd, int ready_fd, const char *ready_message
         send_error(ready_fd, "prctl(PR_SET_DUMPABLE)", err);
         exit_group(1);
     }
+    /* The runtime's name for a waiting init (process/names.py), not "memfd:...": only a
+     * name for ps, so a refusal is not worth failing create over. */
+    err = -sys3(SYS_prctl, PR_SET_NAME, (long)INIT_NAME, 0);
+    (void)err;
     for (i = 0; i < sizeof(FATAL_WHILE_WAITING) / sizeof(FATAL_WHILE_WAITING[0]); i++) {
         err = -sys4(SYS_rt_sigaction, FATAL_WHILE_WAITING[i], (long)&action, 0,
                     sizeof(action.mask));

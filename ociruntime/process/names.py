@@ -1,7 +1,8 @@
 """Name each runtime stage, so a hang shows where it is: `ps -o pid,comm` lists
 `oci:[1:CHILD]`, `oci:[2:INIT]` (the kernel keeps 15 bytes of comm, as runc's
 `runc:[2:INIT]`). argv is left alone: rewriting it needs setproctitle, whose package
-imports logging (~6-8 ms on every create)."""
+imports logging (~6-8 ms on every create). The ociruntime-dmz trampoline that waits for
+`start` in the init's place names itself `oci:[2:INIT]` too (csrc/dmz/dmz.c)."""
 
 from __future__ import annotations
 

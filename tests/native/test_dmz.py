@@ -263,6 +263,7 @@ def test_it_sends_ready_then_waits_for_one_byte_non_dumpable(tmp_path: Path) -> 
         seen["ready"] = _read_packet(ready_r)
         seen["ready_closed"] = _read_packet(ready_r) == b""  # closed once written
         seen["exe"] = os.readlink(f"/proc/{pid}/exe")
+        seen["comm"] = Path(f"/proc/{pid}/comm").read_text()
         # non-dumpable: /proc/<pid> files belong to root although the process is nobody's
         seen["owners"] = (os.stat(f"/proc/{pid}/status").st_uid, _uid_of(pid))
         seen["waiting"] = Path(f"/proc/{pid}/wchan").read_text()
@@ -277,6 +278,7 @@ def test_it_sends_ready_then_waits_for_one_byte_non_dumpable(tmp_path: Path) -> 
     assert (result.exit_code, result.output) == (0, "ran\n")
     assert seen["ready"] == b'{"type": "ready"}' and seen["ready_closed"]
     assert str(seen["exe"]).startswith("/memfd:ociruntime-dmz")
+    assert seen["comm"] == "oci:[2:INIT]\n"  # the runtime's name for a waiting init
     assert seen["owners"] == (0, NOBODY)
     assert "pipe" in str(seen["waiting"])  # blocked reading the "fifo" until the byte came
 
