@@ -12,6 +12,10 @@ from __future__ import annotations
 import posix
 from _stat import S_ISDIR
 
+TYPE_CHECKING = False  # typing/collections.abc stay off the short verbs' path
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 
 def join(first: str, *rest: str) -> str:
     """posixpath.join: an absolute part starts over, one slash between parts."""
@@ -40,26 +44,24 @@ def dirname(path: str) -> str:
 
 
 def exists(path: str) -> bool:
-    try:
-        posix.stat(path)
-    except (OSError, ValueError):
-        return False
-    return True
+    return _stat_or_none(posix.stat, path) is not None
 
 
 def lexists(path: str) -> bool:
-    try:
-        posix.lstat(path)
-    except (OSError, ValueError):
-        return False
-    return True
+    """True for a dangling symlink too."""
+    return _stat_or_none(posix.lstat, path) is not None
 
 
 def isdir(path: str) -> bool:
+    info = _stat_or_none(posix.stat, path)
+    return info is not None and S_ISDIR(info.st_mode)
+
+
+def _stat_or_none(stat: Callable[[str], posix.stat_result], path: str) -> posix.stat_result | None:
     try:
-        return S_ISDIR(posix.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
+        return stat(path)
+    except (OSError, ValueError):  # ValueError: a NUL byte in the path (os.path says False)
+        return None
 
 
 def getenv(name: str) -> str | None:
