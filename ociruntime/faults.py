@@ -7,7 +7,8 @@ tests/faults use this to prove that `delete --force` removes whatever a crash le
 
 Stages: after_state_dir, after_cgroup, after_state_written (runtime), stage1_after_namespaces
 (stage-1 child), init_after_mounts, before_ready, init_before_execve (container init; the
-last one after `start`), before_pid_file, after_pid_file (runtime), exec_before_execve (the
+last one before it execs the trampoline: during `create` when the trampoline waits for
+`start`, after `start` otherwise), before_pid_file, after_pid_file (runtime), exec_before_execve (the
 exec'd process, after its credentials are set). The environment is read once, at import: with the variable unset a
 point costs one comparison.
 """
