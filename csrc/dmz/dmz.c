@@ -372,8 +372,7 @@ static void prepare_to_wait(int wait_fd, int ready_fd, const char *ready_message
     }
     /* The runtime's name for a waiting init (process/names.py), not "memfd:...": only a
      * name for ps, so a refusal is not worth failing create over. */
-    err = -sys3(SYS_prctl, PR_SET_NAME, (long)INIT_NAME, 0);
-    (void)err;
+    (void)sys3(SYS_prctl, PR_SET_NAME, (long)INIT_NAME, 0);
     for (i = 0; i < sizeof(FATAL_WHILE_WAITING) / sizeof(FATAL_WHILE_WAITING[0]); i++) {
         err = -sys4(SYS_rt_sigaction, FATAL_WHILE_WAITING[i], (long)&action, 0,
                     sizeof(action.mask));
