@@ -1,25 +1,29 @@
-"""Pay the kernel's cgroup-attach grace period in the background, while create does its
-Python work, instead of on the critical path.
+"""Pay the kernel's cgroup-attach grace period in the background, while create (or exec)
+does its Python work, instead of on the critical path.
 
 Moving a process into a cgroup (a write to cgroup.procs) takes the kernel's global
 cgroup_threadgroup_rwsem for writing. When no attach happened recently, that first waits
-for an RCU grace period (rcu_sync_enter): 8-20 ms on this 2-CPU VM, measured. Attaches
-that follow within about one grace period of the previous one skip the wait. So `create`
-starts a thread that moves this process into the cgroup it is already in (a no-op
-migration) every few milliseconds; by the time the parent attaches stage 1 to the
-container's cgroup, the grace period has already passed and the attach takes ~0.1 ms.
+for an RCU grace period (rcu_sync_enter): 8-20 ms on this 2-CPU VM, measured, and the
+writer holds cgroup_mutex meanwhile, so cgroup mkdirs wait as well. Attaches that follow
+within about one grace period of the previous one skip the wait.
 
-The thread is stopped (and joined) before create forks, so no thread is alive across
-fork(). Any error (no cgroup fs, a vanished cgroup) just ends the thread: it is an
-optimisation only, never a failure of create.
+So the cli starts ociruntime-attach-warmer (csrc/warmer/attach_warmer.c) as soon as it
+knows the verb is create, run or exec: a small process that moves itself into the cgroup it
+is already in (a no-op migration) every few milliseconds. By the time the runtime makes the
+container's cgroups and attaches stage 1, the grace period has passed. A separate process,
+not a thread: the runtime forks stage 1 while the warmer may still be waiting in the kernel.
+
+The warmer reads EOF on its stdin when the runtime and its children are gone, and
+finish() kills and reaps it once the container's processes are attached. Any failure
+(no cgroup fs, no warmer binary, a vanished cgroup) means no warm-up, never an error.
 """
 
 from __future__ import annotations
 
-import _thread
 import os
 
-_INTERVAL_SECONDS = 0.003  # well inside one grace period, so the fast window never closes
+WARMER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ociruntime-attach-warmer")
+_running: AttachWarmup | None = None
 
 
 def own_procs_file(mountinfo: str = "/proc/self/mountinfo", cgroup_file: str = "/proc/self/cgroup") -> str | None:
@@ -56,58 +60,54 @@ def _procs_file(mountpoint: str, mount_root: str, path: str) -> str | None:
 
 
 class AttachWarmup:
-    """Runs the no-op migrations until stop(); use as a context manager. start() after
-    stop() runs a new thread (create stops it around its fork)."""
+    """One warmer process: start() spawns it, finish() kills and reaps it (idempotent)."""
 
-    def __init__(self, procs_file: str | None) -> None:
+    def __init__(self, procs_file: str | None, warmer: str = WARMER) -> None:
         self._procs_file = procs_file
-        self._stop = _thread.allocate_lock()
-        self._done = _thread.allocate_lock()
-        self._running = False
-        self.thread_id = 0  # the kernel tid of the thread once it runs (tests watch /proc/self/task)
+        self._warmer = warmer
+        self._pipe_w = -1
+        self.pid = 0  # the warmer's pid while it runs (tests watch it)
 
     def start(self) -> AttachWarmup:
-        if self._procs_file is None:
+        if self._procs_file is None or self.pid:
             return self
-        self._stop.acquire()
-        self._done.acquire()
-        self._running = True
+        pipe_r, pipe_w = os.pipe2(os.O_CLOEXEC)
         try:
-            _thread.start_new_thread(self._loop, (self._procs_file, str(os.getpid()).encode()))
-        except RuntimeError:  # no thread available: skip the optimisation
-            self._stop.release()
-            self._done.release()
-            self._running = False
+            self.pid = os.posix_spawn(self._warmer, [self._warmer, self._procs_file], {},
+                                      file_actions=[(os.POSIX_SPAWN_DUP2, pipe_r, 0)])
+        except OSError:  # no warmer binary (an incomplete build): no warm-up
+            os.close(pipe_w)
+            return self
+        finally:
+            os.close(pipe_r)
+        self._pipe_w = pipe_w
         return self
 
-    def _loop(self, procs_file: str, pid: bytes) -> None:
-        self.thread_id = _thread.get_native_id()
+    def finish(self) -> int | None:
+        """Stop the warmer; return its wait status (None if none ran)."""
+        if not self.pid:
+            return None
+        os.close(self._pipe_w)
+        self._pipe_w = -1
         try:
-            while True:
-                fd = os.open(procs_file, os.O_WRONLY | os.O_CLOEXEC)
-                try:
-                    os.write(fd, pid)
-                finally:
-                    os.close(fd)
-                if self._stop.acquire(timeout=_INTERVAL_SECONDS):
-                    self._stop.release()  # free again, so that start() can run a new thread
-                    return
-        except OSError:
-            return
-        finally:
-            self._done.release()
+            os.kill(self.pid, 9)  # SIGKILL; a forked child may still hold the pipe open
+        except ProcessLookupError:
+            pass
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = 0
+        return status
 
-    def stop(self) -> None:
-        """Stop the thread and wait until it has exited (it may be mid-write)."""
-        if not self._running:
-            return
-        self._running = False
-        self._stop.release()
-        self._done.acquire()  # released by the thread as its very last step
-        self._done.release()
 
-    def __enter__(self) -> AttachWarmup:
-        return self.start()
+def start_warmup() -> AttachWarmup:
+    """This process's warmer: started on the first call (the cli's), reused until finished."""
+    global _running
+    if _running is None or not _running.pid:
+        _running = AttachWarmup(own_procs_file()).start()
+    return _running
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+
+def finish_warmup() -> None:
+    """Stop this process's warmer if one runs (the cli's exit path: a verb that failed
+    before create or exec finished it leaves no process behind)."""
+    if _running is not None:
+        _running.finish()

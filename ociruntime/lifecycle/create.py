@@ -11,10 +11,6 @@ from ociruntime.errors import OciError
 from ociruntime.records import record
 from ociruntime.state.store import FIFO_FILE, ContainerDir, validate_id, write_atomic
 
-TYPE_CHECKING = False  # typing costs ms to import on every create
-if TYPE_CHECKING:
-    from ociruntime.cgroups.warmup import AttachWarmup
-
 
 @record
 class CreateOptions:
@@ -47,14 +43,18 @@ def create(opts: CreateOptions) -> int:
 
 def create_container(opts: CreateOptions) -> Created:
     """Create the container; with a foreground terminal also return the pty master."""
-    from ociruntime.cgroups.warmup import AttachWarmup, own_procs_file
+    from ociruntime.cgroups.warmup import start_warmup
 
-    # The kernel's cgroup-attach grace period passes in the background meanwhile.
-    with AttachWarmup(own_procs_file()) as warmup:
-        return _create_container(opts, warmup)
+    # The kernel's cgroup-attach grace period passes in the background meanwhile (the cli
+    # started the warmer already; a library caller gets it here).
+    warmup = start_warmup()
+    try:
+        return _create_container(opts)
+    finally:
+        warmup.finish()
 
 
-def _create_container(opts: CreateOptions, warmup: AttachWarmup) -> Created:
+def _create_container(opts: CreateOptions) -> Created:
     from ociruntime.process.plan import build_plan, resolve_bundle
     from ociruntime.spec.load import load_config
 
@@ -81,9 +81,7 @@ def _create_container(opts: CreateOptions, warmup: AttachWarmup) -> Created:
         # Stage 1 preloads while we make the state dir and the cgroup. Not with the sd_notify
         # proxy: that adds a mount to the plan once the state dir exists.
         if not os.environ.get("NOTIFY_SOCKET"):
-            warmup.stop()  # no thread may be alive across fork()
             stage1 = fork_stage1(plan, cdir.file(FIFO_FILE))
-            warmup.start()  # the parent alone from here: keep the attach window open
         cdir.claim()
     except BaseException:
         console.close()
@@ -110,11 +108,8 @@ def _create_container(opts: CreateOptions, warmup: AttachWarmup) -> Created:
         faults.point("after_state_written")
         hook_state = {"ociVersion": state["ociVersion"], "id": opts.container_id, "status": "created",
                       "bundle": bundle, "annotations": state["annotations"]}
-        if stage1 is None:
-            warmup.stop()  # spawn_container forks: no thread may be alive across fork()
         result = spawn_container(plan, cgroup=cgroup, fifo_path=cdir.file(FIFO_FILE), hook_state=hook_state,
                                  stage1=stage1)
-        warmup.stop()
         console.finish()
         from ociruntime.state.status import read_start_time
 

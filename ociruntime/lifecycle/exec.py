@@ -10,6 +10,10 @@ from ociruntime.records import Factory, record
 from ociruntime.state import status as st
 from ociruntime.state.store import write_atomic
 
+TYPE_CHECKING = False  # typing costs ms to import on every exec
+if TYPE_CHECKING:
+    from ociruntime.cgroups.warmup import AttachWarmup
+
 
 @record
 class ExecOptions:
@@ -36,14 +40,18 @@ class ExecOptions:
 def exec_process(opts: ExecOptions) -> int:
     """Start the process; with detach return 0 once it runs, else wait and return its
     exit code (128+signal when killed)."""
-    from ociruntime.cgroups.warmup import AttachWarmup, own_procs_file
+    from ociruntime.cgroups.warmup import start_warmup
 
-    # The kernel's cgroup-attach grace period passes in the background meanwhile.
-    with AttachWarmup(own_procs_file()) as warmup:
+    # The kernel's cgroup-attach grace period passes in the background meanwhile (the cli
+    # started the warmer already; a library caller gets it here).
+    warmup = start_warmup()
+    try:
         return _exec_process(opts, warmup)
+    finally:
+        warmup.finish()
 
 
-def _exec_process(opts: ExecOptions, warmup) -> int:  # noqa: ANN001 - cgroups.warmup.AttachWarmup
+def _exec_process(opts: ExecOptions, warmup: AttachWarmup) -> int:
     container = load(opts.root, opts.container_id, shared_lock=True)
     status = container.status()
     if status == st.STOPPED:
@@ -69,8 +77,8 @@ def _exec_process(opts: ExecOptions, warmup) -> int:  # noqa: ANN001 - cgroups.w
     try:
         plan.console_fd = console.open(terminal, opts.console_socket)
         forward_listener = _listener_forwarder(container, plan)
-        warmup.stop()  # no thread may be alive across fork()
         pid = _spawn(plan, container.cgroup(), forward_listener)
+        warmup.finish()  # attached: the warmer's work is done before the wait below
         console.finish()
     except BaseException:
         console.close()
