@@ -174,16 +174,22 @@ def test_join_namespace_by_path(runtime, bundle, container_id, ns_holder, ns_typ
 def pid_ns_holder() -> Iterator[int]:
     """pid 1 of a fresh pid namespace (a sleep under `unshare --fork`); killed afterwards."""
     holder = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "sleep", "1000"])
+    child = 0
     try:
         def sleeping_child() -> int:
             children = open(f"/proc/{holder.pid}/task/{holder.pid}/children").read().split()
             return int(children[0]) if children and procs.cmdline(int(children[0]))[:1] == ["sleep"] else 0
 
         procs.wait_until(sleeping_child, "unshare never started its child")
-        yield sleeping_child()
+        child = sleeping_child()
+        yield child
     finally:
         holder.kill()
         holder.wait()
+        # --kill-child signals the sleep as unshare dies; it is gone a moment later, and the
+        # leak checker must not see it still exiting.
+        if child:
+            procs.wait_until(lambda: not os.path.exists(f"/proc/{child}"), f"pid {child} outlived unshare")
 
 
 def test_join_pid_namespace_by_path(runtime, bundle, container_id, pid_ns_holder):
