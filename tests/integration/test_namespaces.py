@@ -187,9 +187,17 @@ def pid_ns_holder() -> Iterator[int]:
         holder.kill()
         holder.wait()
         # --kill-child signals the sleep as unshare dies; it is gone a moment later, and the
-        # leak checker must not see it still exiting.
+        # leak checker must not see it still exiting. If this process is a subreaper, the
+        # orphan is ours to reap.
+        def child_gone() -> bool:
+            try:
+                os.waitpid(child, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            return not os.path.exists(f"/proc/{child}")
+
         if child:
-            procs.wait_until(lambda: not os.path.exists(f"/proc/{child}"), f"pid {child} outlived unshare")
+            procs.wait_until(child_gone, f"pid {child} outlived unshare")
 
 
 def test_join_pid_namespace_by_path(runtime, bundle, container_id, pid_ns_holder):
