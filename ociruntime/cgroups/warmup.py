@@ -71,7 +71,10 @@ class AttachWarmup:
     def start(self) -> AttachWarmup:
         if self._procs_file is None or self.pid:
             return self
-        pipe_r, pipe_w = os.pipe2(os.O_CLOEXEC)
+        try:
+            pipe_r, pipe_w = os.pipe2(os.O_CLOEXEC)
+        except OSError:  # out of fds: no warm-up (create then fails, or not, on its own)
+            return self
         try:
             self.pid = os.posix_spawn(self._warmer, [self._warmer, self._procs_file], {},
                                       file_actions=[(os.POSIX_SPAWN_DUP2, pipe_r, 0)])
@@ -84,7 +87,7 @@ class AttachWarmup:
         return self
 
     def finish(self) -> int | None:
-        """Stop the warmer; return its wait status (None if none ran)."""
+        """Stop the warmer; return its wait status (None if none ran or the kernel reaped it)."""
         if not self.pid:
             return None
         os.close(self._pipe_w)
@@ -93,7 +96,10 @@ class AttachWarmup:
             os.kill(self.pid, 9)  # SIGKILL; a forked child may still hold the pipe open
         except ProcessLookupError:
             pass
-        _, status = os.waitpid(self.pid, 0)
+        try:
+            _, status = os.waitpid(self.pid, 0)
+        except ChildProcessError:  # SIGCHLD ignored by whoever started us: already reaped
+            status = None
         self.pid = 0
         return status
 

@@ -81,6 +81,41 @@ def test_warmer_exit_codes(tmp_path: Path) -> None:
     assert _run_warmer(["/proc/self/cmdline"]) in (1, 2)  # not writable: refused at open or write
 
 
+def test_finish_with_sigchld_ignored_does_not_fail() -> None:
+    """A caller may start the runtime with SIGCHLD ignored: the kernel reaps the warmer."""
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        warmup = AttachWarmup(own_procs_file()).start()
+        pid = warmup.pid
+        assert pid > 0
+        assert warmup.finish() is None
+        assert _wait_until(lambda: not Path(f"/proc/{pid}").exists())
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+
+
+def test_out_of_fds_means_no_warm_up_not_an_error() -> None:
+    import resource
+
+    pid = os.fork()
+    if pid == 0:  # a child, so the fd exhaustion stays there
+        code = 1
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+            procs = own_procs_file()
+            hogs = []
+            try:
+                while True:
+                    hogs.append(os.open("/dev/null", os.O_RDONLY))
+            except OSError:
+                pass
+            code = 0 if AttachWarmup(procs).start().pid == 0 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
 def test_no_cgroup_fs_or_no_binary_means_no_process(tmp_path: Path) -> None:
     assert AttachWarmup(None).start().pid == 0
     assert AttachWarmup(own_procs_file(), warmer=str(tmp_path / "absent")).start().pid == 0
