@@ -90,4 +90,4 @@ lint: venv
 	$(VPY) -m ruff check ociruntime tests tools conformance setup.py
 
 clean:
-	rm -rf build $(VENV) ociruntime/linux/_native*.so ociruntime/linux/_native.c ociruntime/cgroups/ociruntime-attach-warmer
+	rm -rf build $(VENV) ociruntime/linux/_native*.so ociruntime/linux/_native.c

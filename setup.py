@@ -10,9 +10,7 @@ ociruntime.linux._lib refuses a stale build.
 
 Before the extension, build_ext builds csrc/dmz/dmz.c, the static trampoline
 that does a container process's final execve (CVE-2019-5736), and embeds its
-bytes as build/dmz/dmz_image.h for csrc/dmz_memfd.c; and csrc/warmer/attach_warmer.c,
-the helper that keeps the cgroup-attach fast path open while create works
-(ociruntime/cgroups/warmup.py), into ociruntime/cgroups/ociruntime-attach-warmer.
+bytes as build/dmz/dmz_image.h for csrc/dmz_memfd.c.
 """
 
 from __future__ import annotations
@@ -40,8 +38,6 @@ DMZ_CFLAGS = [
     "-fno-pie", "-no-pie", "-Wall", "-Wextra", "-Werror",
     "-Wl,--build-id=none", "-Wl,-z,noexecstack", "-s",
 ]
-WARMER_SOURCE = os.path.join(CSRC, "warmer", "attach_warmer.c")
-WARMER_BINARY = os.path.join(HERE, "ociruntime", "cgroups", "ociruntime-attach-warmer")
 
 
 def read(*parts: str) -> str:
@@ -93,17 +89,9 @@ def build_dmz() -> None:
             f.write(header)
 
 
-def build_warmer() -> None:
-    """Compile the attach warmer next to cgroups/warmup.py, which spawns it."""
-    compiler = shlex.split(os.environ.get("CC", "cc"))
-    subprocess.run([*compiler, "-O2", "-Wall", "-Wextra", "-Werror", "-o", WARMER_BINARY, WARMER_SOURCE],
-                   check=True)
-
-
 class BuildExtWithDmz(build_ext):
     def run(self) -> None:
         build_dmz()
-        build_warmer()
         super().run()
 
 

@@ -54,6 +54,11 @@ int ocr_unshare(int flags);
 int ocr_setns(int fd, int nstype);
 int ocr_ns_get_type(int fd);
 
+/* clone.c: fork(2) as os.fork() does, but born in the cgroup v2 directory cgroup_fd
+ * (clone3 with CLONE_INTO_CGROUP, Linux 5.7+). Returns the child's pid in the parent,
+ * 0 in the child; -ENOSYS, -E2BIG or -EINVAL where the kernel lacks the flag. */
+int ocr_fork_into_cgroup(int cgroup_fd);
+
 /* uts.c: host and domain name (of the current UTS namespace). */
 int ocr_sethostname(const char *name, size_t len);
 int ocr_setdomainname(const char *name, size_t len);

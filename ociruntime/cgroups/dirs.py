@@ -1,5 +1,5 @@
 """Directories of a container's cgroup: make them (remembering which), fill a new v1
-cpuset, place a process, and remove only what ociruntime made, deepest first."""
+cpuset, and remove only what ociruntime made, deepest first."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 
 from ociruntime.cgroups import cgfile, marks
 from ociruntime.cgroups.cgfile import CONFIG_FIELDS
-from ociruntime.errors import ConfigError, KernelError
+from ociruntime.errors import ConfigError
 from ociruntime import posixlite
 
 
@@ -50,16 +50,6 @@ def populate_cpuset(leaf: str, mount: str) -> None:
             if cgfile.read(d, name).strip():
                 continue
             cgfile.write(d, name, cgfile.read(parent, name).strip(), "cpu." + name[7:], CONFIG_FIELDS)
-
-
-def write_pid(d: str, pid: int) -> None:
-    for _ in range(5):
-        err = cgfile.try_write(d, "cgroup.procs", str(pid))
-        if err != errno.EINVAL:   # EINVAL: the task may still be in TASK_NEW
-            break
-        time.sleep(0.03)
-    if err:
-        raise KernelError(f"cannot add process {pid} to cgroup {d}: {posix.strerror(err)}", err)
 
 
 def has_child_cgroups(d: str) -> bool:

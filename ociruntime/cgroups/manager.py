@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from ociruntime.cgroups.devices import Rule
     from ociruntime.cgroups.groups import Group
+    from ociruntime.cgroups.join import CgroupJoin
 
 UPDATE_FIELDS = Fields(prefix="", file="resources")
 _PSEUDO_V2 = ("devices", "freezer")
@@ -286,10 +287,12 @@ class CgroupManager:
 
     # --- processes -----------------------------------------------------------------------
 
-    def add_process(self, pid: int) -> None:
-        """Put pid into the container's cgroup in every hierarchy."""
-        for d, _ in self._unique_dirs():
-            dirs.write_pid(d, pid)
+    def join(self) -> CgroupJoin:
+        """How a new process enters the container's cgroup in every hierarchy."""
+        from ociruntime.cgroups.join import CgroupJoin
+
+        unified = self._unified_dir()
+        return CgroupJoin([d for d, _ in self._unique_dirs() if d != unified], unified)
 
     def pids(self) -> list[int]:
         """Every pid in the container's cgroup and its sub-cgroups (a walk on posix.scandir:

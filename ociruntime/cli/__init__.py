@@ -27,8 +27,6 @@ VERBS = {
     "run": "run", "list": "list_", "spec": "spec", "features": "features", "exec": "exec",
     "update": "update", "pause": "pause", "resume": "resume", "ps": "ps", "events": "events",
 }
-# Verbs that move processes into cgroups: they start the attach warmer first thing.
-_ATTACHING_VERBS = frozenset({"create", "run", "exec"})
 
 
 class GlobalOptions:
@@ -83,10 +81,6 @@ def exit_now(code: int) -> None:
     files are closed by their with-blocks and the log writes unbuffered to its fd."""
     import posix  # not os: ~1 ms to import (ociruntime/posixlite.py)
 
-    warmup = sys.modules.get("ociruntime.cgroups.warmup")
-    if warmup is not None:  # a create, run or exec that failed early: no warmer outlives us
-        warmup.finish_warmup()
-
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -115,10 +109,6 @@ def run_cli(argv: list[str]) -> int:
     if module_name is None:
         logger.error(f"No help topic for '{verb}'" if verb == "help" else f"command {verb} not found")
         return 1
-    if verb in _ATTACHING_VERBS:
-        from ociruntime.cgroups.warmup import start_warmup
-
-        start_warmup()  # as early as possible: see cgroups/warmup.py
     # __import__ + sys.modules, not importlib.import_module: the importlib package imports
     # warnings (~0.6 ms on every verb).
     name = f"ociruntime.cli.{module_name}"

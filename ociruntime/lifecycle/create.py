@@ -43,18 +43,6 @@ def create(opts: CreateOptions) -> int:
 
 def create_container(opts: CreateOptions) -> Created:
     """Create the container; with a foreground terminal also return the pty master."""
-    from ociruntime.cgroups.warmup import start_warmup
-
-    # The kernel's cgroup-attach grace period passes in the background meanwhile (the cli
-    # started the warmer already; a library caller gets it here).
-    warmup = start_warmup()
-    try:
-        return _create_container(opts)
-    finally:
-        warmup.finish()
-
-
-def _create_container(opts: CreateOptions) -> Created:
     from ociruntime.process.plan import build_plan, resolve_bundle
     from ociruntime.spec.load import load_config
 

@@ -10,10 +10,6 @@ from ociruntime.records import Factory, record
 from ociruntime.state import status as st
 from ociruntime.state.store import write_atomic
 
-TYPE_CHECKING = False  # typing costs ms to import on every exec
-if TYPE_CHECKING:
-    from ociruntime.cgroups.warmup import AttachWarmup
-
 
 @record
 class ExecOptions:
@@ -40,18 +36,6 @@ class ExecOptions:
 def exec_process(opts: ExecOptions) -> int:
     """Start the process; with detach return 0 once it runs, else wait and return its
     exit code (128+signal when killed)."""
-    from ociruntime.cgroups.warmup import start_warmup
-
-    # The kernel's cgroup-attach grace period passes in the background meanwhile (the cli
-    # started the warmer already; a library caller gets it here).
-    warmup = start_warmup()
-    try:
-        return _exec_process(opts, warmup)
-    finally:
-        warmup.finish()
-
-
-def _exec_process(opts: ExecOptions, warmup: AttachWarmup) -> int:
     container = load(opts.root, opts.container_id, shared_lock=True)
     status = container.status()
     if status == st.STOPPED:
@@ -78,7 +62,6 @@ def _exec_process(opts: ExecOptions, warmup: AttachWarmup) -> int:
         plan.console_fd = console.open(terminal, opts.console_socket)
         forward_listener = _listener_forwarder(container, plan)
         pid = _spawn(plan, container.cgroup(), forward_listener)
-        warmup.finish()  # attached: the warmer's work is done before the wait below
         console.finish()
     except BaseException:
         console.close()
@@ -207,22 +190,32 @@ def _spawn(plan, cgroup, forward_listener=None) -> int:
 
         listener_sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         plan.notify_fd = theirs.detach()  # close-on-exec; the C code closes it before execve
+    # Stage 1 is born in the container's cgroup v2 directory and joins the v1 ones itself
+    # (cgroups/join.py): no cgroup.procs write by us, no RCU grace period to wait for.
+    join = cgroup.join() if cgroup is not None else None
     parent_chan, child_chan = Channel.pair()
-    stage1 = os.fork()
+    try:
+        stage1 = join.fork() if join is not None else os.fork()
+    except BaseException:
+        parent_chan.close()
+        child_chan.close()
+        if listener_sock is not None:
+            listener_sock.close()
+        raise
     if stage1 == 0:
         parent_chan.close()
         if listener_sock is not None:
             listener_sock.close()
-        exec_stage1(plan, child_chan)
+        exec_stage1(plan, child_chan, join)
         os._exit(1)
+    if join is not None:
+        join.close()
     child_chan.close()
     if listener_sock is not None:
         os.close(plan.notify_fd)
         plan.notify_fd = -1
     pid = 0
     try:
-        if cgroup is not None:
-            cgroup.add_process(stage1)
         parent_chan.send("go")
         pid = int(parent_chan.expect("init_pid")["pid"])
         _reap(stage1)

@@ -2,7 +2,8 @@
 
 A SOCK_SEQPACKET socketpair carrying one JSON object per packet. Messages (all have "type"):
 
-  parent -> stage-1 child   {"type": "go"}                 cgroup placement done, proceed
+  parent -> stage-1 child   {"type": "go", "cgroup": J}    state dir and cgroup made; J is
+                                                           CgroupJoin.to_message() or null
   stage-1 -> parent         {"type": "userns"}             new user ns made; write uid/gid maps
   parent -> stage-1         {"type": "maps_done"}
   stage-1 -> parent         {"type": "init_pid", "pid": N} host pid of the container init

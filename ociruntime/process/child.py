@@ -1,8 +1,10 @@
 """Code that runs in the forked container processes.
 
 Stage 1 ("1:CHILD") joins and creates namespaces (user first, so the parent can write the id
-maps), then forks the container init ("2:INIT"), which becomes PID 1 of a new PID namespace,
-sets up the rootfs, and waits for `start` on the exec fifo. Neither stage ever returns: each
+maps), then forks the container init ("2:INIT") into the container's cgroup. The init joins
+the rest of the cgroup, becomes root of a new user namespace and makes a new cgroup
+namespace (both after the join: see cgroups/join.py), is PID 1 of a new PID namespace, sets
+up the rootfs, and waits for `start` on the exec fifo. Neither stage ever returns: each
 ends in os._exit or execve. Errors travel to the parent as records on the channel.
 """
 
@@ -13,6 +15,7 @@ import _signal as signal  # the C module: signal.py builds enums at import (~4 m
 import sys
 
 from ociruntime import faults
+from ociruntime.cgroups.join import CgroupJoin
 from ociruntime.process.channel import Channel, error_record
 from ociruntime.process.names import set_stage_name
 from ociruntime.process.plan import ContainerPlan
@@ -50,7 +53,10 @@ def stage1_main(plan: ContainerPlan, chan: Channel, fifo_path: str) -> None:
         preload_for_container(skip=frozenset() if needs_agent else frozenset({SECCOMP_AGENT}))
         if plan.console_fd >= 0:  # as host root: a user namespace may not read the runtime's files
             import ociruntime.console.setup  # noqa: F401
-        chan.expect("go")
+        go = chan.expect("go")
+        join = CgroupJoin.from_message(go["cgroup"]) if go.get("cgroup") else None
+        if join is not None:
+            join.open()  # while the host's cgroup mounts are in view, as host root
         # Opened as host root before any user namespace, once the parent made the state dir:
         # the exec fifo the init waits on, and start.error, where a failure between `start`
         # and exec is written for `start` to report (close-on-exec: the process never sees
@@ -66,12 +72,14 @@ def stage1_main(plan: ContainerPlan, chan: Channel, fifo_path: str) -> None:
         # The init waits on this pipe so that "init_pid" reaches the parent before any
         # message of the init's own (both write to the same channel).
         go_r, go_w = os.pipe()
-        pid = os.fork()
+        pid = join.fork() if join is not None else os.fork()
         if pid == 0:
             os.close(go_w)
             os.read(go_r, 1)
             os.close(go_r)
-            init_main(plan, chan, fifo_fd, error_fd, agent_sock)
+            init_main(plan, chan, fifo_fd, error_fd, agent_sock, join)
+        if join is not None:
+            join.close()
         chan.send("init_pid", pid=pid)
         os.write(go_w, b"1")
         os._exit(0)
@@ -134,9 +142,6 @@ def _create_user_namespace(plan: ContainerPlan, chan: Channel) -> None:
     ns.unshare(ns.CLONE_NEWUSER)
     chan.send("userns")
     chan.expect("maps_done")
-    # Become root of the new namespace (mapped to whatever host id the config chose).
-    os.setresgid(0, 0, 0)
-    os.setresuid(0, 0, 0)
 
 
 def _unshare_rest(plan: ContainerPlan) -> None:
@@ -144,7 +149,7 @@ def _unshare_rest(plan: ContainerPlan) -> None:
 
     flags = 0
     for spec in plan.namespaces:
-        if spec.path is None and spec.type != "user":
+        if spec.path is None and spec.type not in ("user", "cgroup"):  # the init makes cgroup
             flags |= ns.NAMESPACE_FLAGS[spec.type]
     if flags:
         ns.unshare(flags)
@@ -165,9 +170,20 @@ def _write_time_offsets(offsets: dict[str, dict]) -> None:
 # ---------------------------------------------------------------------------------------
 
 def init_main(plan: ContainerPlan, chan: Channel, fifo_fd: int, error_fd: int,
-              agent_sock: socket.socket | None = None) -> None:
+              agent_sock: socket.socket | None = None, join: CgroupJoin | None = None) -> None:
     stage = "2:INIT"
     try:
+        if join is not None:
+            join.enter()
+        if plan.new_namespace("user"):
+            # Root of the new user namespace (mapped to whatever host id the config chose);
+            # only now: as host root, stage 1 could fork us into the cgroup.
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+        if plan.new_namespace("cgroup"):
+            from ociruntime.linux import namespaces as ns
+
+            ns.unshare(ns.CLONE_NEWCGROUP)  # after the join: the cgroup is the namespace's root
         set_stage_name(stage, plan.container_id)
         for sig in _FATAL_WHILE_WAITING:
             signal.signal(sig, _die_by_signal)

@@ -14,6 +14,7 @@ TYPE_CHECKING = False  # `import typing` costs ~8 ms on every exec
 if TYPE_CHECKING:
     from typing import Any
 
+    from ociruntime.cgroups.join import CgroupJoin
     from ociruntime.linux.exec import DmzReport
 
 # Join order: user first (it grants the rights for the others), mount last but one so
@@ -37,9 +38,11 @@ class ExecPlan:
     notify_fd: int = -1  # SCMP_ACT_NOTIFY: socket the C code sends the listener over (closed after)
 
 
-def exec_stage1(plan: ExecPlan, chan: Channel) -> None:
+def exec_stage1(plan: ExecPlan, chan: Channel, join: CgroupJoin | None = None) -> None:
     stage = "1:EXEC"
     try:
+        if join is not None:
+            join.enter()  # first: our children inherit the cgroup (cgroups/join.py)
         from ociruntime.linux import namespaces as ns
         from ociruntime.linux.procattr import set_dumpable
         from ociruntime.security.credentials import apply_oom_score_adj

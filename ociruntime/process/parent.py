@@ -61,9 +61,9 @@ def spawn_container(plan: ContainerPlan, *, cgroup: object | None, fifo_path: st
     stage1.pid = 0  # ours to reap from here on
     init_pid = 0
     try:
-        if cgroup is not None:
-            cgroup.add_process(stage1_pid)  # type: ignore[attr-defined]
-        parent_chan.send("go")
+        # Stage 1 opens the cgroup files and forks the init into the cgroup (cgroups/join.py).
+        join = cgroup.join().to_message() if cgroup is not None else None  # type: ignore[attr-defined]
+        parent_chan.send("go", cgroup=join)
         if plan.new_namespace("user"):
             parent_chan.expect("userns")
             write_id_maps(stage1_pid, plan)

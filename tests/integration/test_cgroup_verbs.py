@@ -490,9 +490,10 @@ def proc_cgroups(pid: int) -> dict[str, str]:
 def test_cgroups_path_places_the_init_before_start(runtime, bundle, container_id, form):
     # One level deep: runc leaves the parents it makes (the sharing test below covers those).
     own = proc_cgroups(os.getpid())
+    # Every hierarchy, the cgroup2 one ("unified") included.
     if form == "absolute":
         bundle.config["linux"]["cgroupsPath"] = f"/ocrtest-{container_id}"
-        expected = {c: f"/ocrtest-{container_id}" for c in ("memory", "pids", "devices")}
+        expected = {c: f"/ocrtest-{container_id}" for c in own}
     else:
         inner = f"ocrtest-{container_id}" if form == "relative" else container_id
         if form == "relative":
@@ -500,13 +501,13 @@ def test_cgroups_path_places_the_init_before_start(runtime, bundle, container_id
         else:
             bundle.config["linux"].pop("cgroupsPath", None)
         # Below the runtime's own cgroup (the one it inherits from us) in each hierarchy.
-        expected = {c: os.path.join(own[c], inner) for c in ("memory", "pids", "devices")}
+        expected = {c: os.path.join(own[c], inner) for c in own}
     bundle.sh(SLEEPER)
     c = create(runtime, bundle, container_id)
     # Created, not started: the init is already where the user's process will run.
     placed = proc_cgroups(c.pid)
-    assert {k: placed[k] for k in expected} == expected
-    dirs = [CGROUP_ROOT / k / v.lstrip("/") for k, v in expected.items()]
+    assert placed == expected
+    dirs = [CGROUP_ROOT / k / expected[k].lstrip("/") for k in ("memory", "pids", "devices", "unified")]
     assert all(d.is_dir() for d in dirs)
     runtime.delete(container_id, force=True).ok()
     procs.wait_exit(c.pid)
@@ -563,3 +564,23 @@ def test_update_devices_from_a_resources_file(runtime, bundle, container_id, tmp
     runtime.call("update", "-r", fuse, container_id).ok()
     assert sorted(read(c.pid, "devices", "devices.list").splitlines()) == sorted(before)
     finish(runtime, c)
+
+
+def test_exec_places_the_process_in_every_hierarchy_of_the_container(runtime, bundle, container_id):
+    bundle.sh(SLEEPER)
+    c = create(runtime, bundle, container_id)
+    try:
+        runtime.start(container_id).ok()
+        c.wait_output("ready")
+        want = proc_cgroups(c.pid)
+        assert "unified" in want and want["unified"].endswith(container_id)
+        seen = runtime.call("exec", container_id, "cat", "/proc/self/cgroup").ok().stdout_text()
+        got = {}
+        for line in seen.splitlines():
+            _, controllers, path = line.split(":", 2)
+            for name in controllers.split(",") if controllers else ["unified"]:
+                got[name] = path
+        assert got == want
+    finally:
+        runtime.delete(container_id, force=True).ok()
+        procs.wait_exit(c.pid)

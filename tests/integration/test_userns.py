@@ -68,3 +68,21 @@ def test_root_in_user_namespace_has_full_caps_only_there(runtime, userns_bundle,
         userns_bundle.process["capabilities"][kind].append("CAP_SYS_ADMIN")
     out = inside(runtime, userns_bundle, container_id, "hostname renamed && hostname")
     assert out == "renamed\n"
+
+
+def test_user_and_cgroup_namespaces_root_every_cgroup_path(runtime, userns_bundle, container_id):
+    # The init joins its cgroups as host root before it becomes root of the user namespace,
+    # and makes the cgroup namespace after the join: every path inside reads "/".
+    userns_bundle.set_namespace("cgroup")
+    userns_bundle.sh(SLEEPER)
+    c = create(runtime, userns_bundle, container_id)
+    try:
+        host_view = Path(f"/proc/{c.pid}/cgroup").read_text().splitlines()
+        assert host_view and all(line.endswith("/" + container_id) for line in host_view), host_view
+        runtime.start(container_id).ok()
+        c.wait_output("ready")
+        for argv in (["cat", "/proc/1/cgroup"], ["cat", "/proc/self/cgroup"]):
+            lines = runtime.call("exec", container_id, *argv).ok().stdout_text().splitlines()
+            assert len(lines) == len(host_view) and {ln.split(":", 2)[2] for ln in lines} == {"/"}
+    finally:
+        runtime.delete(container_id, force=True).ok()

@@ -171,3 +171,11 @@ def mount_at(path: str, pid: str = "self") -> MountEntry | None:
 
 
 SIGSYS = signal.SIGSYS
+
+
+def move_into_cgroup(manager: Any, pid: int) -> None:
+    """Move an existing process into every directory of a CgroupManager's cgroup (the
+    runtime itself never does: its processes are born there, see cgroups/join.py)."""
+    for d in sorted(set(manager.paths().values())):
+        with open(os.path.join(d, "cgroup.procs"), "w") as fh:
+            fh.write(str(pid))

@@ -21,6 +21,7 @@ import pytest
 from ociruntime.cgroups import cli_support, is_paused, manager_for, manager_from_state
 from ociruntime.cgroups.layout import read_layout
 from ociruntime.errors import ConfigError, KernelError
+from native.support import move_into_cgroup
 
 LAYOUT = read_layout()
 MOUNTS = [h.mountpoint for h in LAYOUT.v1] + ([LAYOUT.unified.mountpoint] if LAYOUT.unified else [])
@@ -185,7 +186,7 @@ def test_process_placement_freeze_stats_update(top: str, spawn) -> None:
         # Once placed, the child touches 8 MB (charged to the container) and spins.
         child = spawn(sys.executable, "-c", "import sys; sys.stdin.read(1); b = b'x' * (8 << 20); "
                       "print('ready', flush=True)\nwhile True: pass")
-        m.add_process(child.pid)
+        move_into_cgroup(m, child.pid)
         child.stdin.write(b"g")
         child.stdin.flush()
         assert child.stdout.readline() == b"ready\n"
@@ -286,7 +287,7 @@ def test_devices_enforced_for_a_member_process(top: str) -> None:
                 os.write(result_w, f"{_device_probe('/dev/null')} {_device_probe('/dev/zero')}".encode())
             finally:
                 os._exit(0)
-        m.add_process(pid)
+        move_into_cgroup(m, pid)
         os.write(write_fd, b"x")
         os.waitpid(pid, 0)
         assert os.read(result_r, 100).decode() == "ok EPERM"
@@ -346,7 +347,7 @@ def test_relative_path_below_own_cgroup(top: str) -> None:
                 code = 0
             finally:
                 os._exit(code)
-        holder.add_process(pid)
+        move_into_cgroup(holder, pid)
         os.write(gate_w, b"x")
         _, status = os.waitpid(pid, 0)
         dirs = os.read(r, 65536).decode().split("\n")
@@ -371,7 +372,7 @@ def test_oom_event_reported(top: str) -> None:
                 hog.append(b"x" * (4 * MB))   # touched pages are charged
         events = cli_support.events(m, "c1", interval=60.0, alive=lambda: True)
         assert next(events)["type"] == "stats"   # the first stats event comes at once
-        m.add_process(pid)
+        move_into_cgroup(m, pid)
         os.write(gate_w, b"x")
         oom = next(events)
         assert oom == {"type": "oom", "id": "c1"}
@@ -418,7 +419,7 @@ def test_force_destroy_freezes_only_a_cgroup_with_tasks(top: str, spawn, monkeyp
     busy = _manager(f"/{top}/busy")
     busy.create()
     child = spawn("sleep", "60")
-    busy.add_process(child.pid)
+    move_into_cgroup(busy, child.pid)
     busy.destroy(force=True)
     child.wait(timeout=10)
     assert child.returncode == -signal.SIGKILL

@@ -23,6 +23,7 @@ from ociruntime.cgroups.manager import CgroupManager
 from ociruntime.cgroups.setup import manager_for
 from ociruntime.errors import ConfigError
 from ociruntime.linux import bpf
+from native.support import move_into_cgroup
 
 _BPF_EXIT = bpf_devices.insn(0x95)
 _MOV_R0 = 0xB4
@@ -257,7 +258,7 @@ def test_v2_manager_create_update_destroy_device_program(prober_factory) -> None
         ids = _ours(leaf)
         assert len(ids) == 1 and _attached(leaf) == ids
         prober = prober_factory(probes)
-        m.add_process(prober.pid)
+        move_into_cgroup(m, prober.pid)
         # runc's defaults re-allow null and zero after the config's rules; kmsg (1:11) has
         # no rule left after the deny-all.
         assert prober.run() == ["ok", "ok", "EPERM"]
@@ -324,7 +325,7 @@ def test_hybrid_without_v1_devices_uses_a_program_on_cgroup2(prober_factory) -> 
         leaf = m.paths()["unified"]
         assert len(_ours(leaf)) == 1
         prober = prober_factory([("/dev/null", os.O_RDWR), ("/dev/kmsg", os.O_RDONLY)])
-        m.add_process(prober.pid)
+        move_into_cgroup(m, prober.pid)
         assert prober.run() == ["ok", "EPERM"]   # runc's defaults only
     finally:
         if prober is not None:

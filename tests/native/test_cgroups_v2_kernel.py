@@ -22,6 +22,7 @@ import pytest
 from ociruntime.cgroups import is_paused, manager_from_state
 from ociruntime.cgroups.setup import manager_for
 from ociruntime.cgroups.layout import Hierarchy, Layout, read_layout
+from native.support import move_into_cgroup
 
 UNIFIED = read_layout().unified
 
@@ -72,7 +73,7 @@ def test_v2_place_freeze_stats_and_force_destroy(parent: str) -> None:
             f"{UNIFIED.mountpoint}/{parent}", leaf]  # type: ignore[union-attr]
         spinner = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read(1)\nwhile True: pass"],
                                    stdin=subprocess.PIPE)
-        m.add_process(spinner.pid)
+        move_into_cgroup(m, spinner.pid)
         assert f"0::/{parent}/ctr" in _read(f"/proc/{spinner.pid}/cgroup").splitlines()
         assert m.pids() == [spinner.pid]
         spinner.stdin.write(b"g")   # type: ignore[union-attr]

@@ -347,11 +347,13 @@ def test_oom_watcher_v2_counts_oom_kills_in_memory_events(tree: Path, bpf: list)
     assert watcher.fd == -1
 
 
-def test_add_process_and_pids(tree: Path, bpf: list) -> None:
+def test_join_names_the_v2_dir_and_pids_walks_sub_cgroups(tree: Path, bpf: list) -> None:
     m = _manager(tree, {})
     m.create()
-    m.add_process(12345)
-    assert _read(tree, "cgroup.procs") == "12345"
+    join = m.join()
+    assert join.unified_dir == str(tree / "ctr") and join.v1_dirs == []
+    assert join.to_message() == {"v1": [], "unified": str(tree / "ctr")}
+    (tree / "ctr" / "cgroup.procs").write_text("12345\n")
     (tree / "ctr" / "sub").mkdir()
     (tree / "ctr" / "sub" / "cgroup.procs").write_text("7\n9\n")
     assert m.pids() == [7, 9, 12345]
