@@ -7,6 +7,7 @@ cgroup.procs waits for an RCU grace period, 5-15 ms on this kind of host.
 from __future__ import annotations
 
 import errno
+import posix
 
 from ociruntime.linux._lib import lib, os_error
 
@@ -19,10 +20,14 @@ def fork_into_cgroup(cgroup_fd: int) -> int | None:
     to (opened O_PATH or O_RDONLY).
 
     Returns the child's pid in the parent and 0 in the child; None, with nothing forked,
-    where the kernel cannot do it (the caller then forks and joins the usual way).
+    where the kernel cannot do it or other threads run (the caller then forks and joins
+    the usual way): the raw syscall skips glibc's fork handlers, which in a threaded
+    process reset the locks other threads may hold (malloc's among them).
     Raises OSError when the kernel refuses the fork (EBUSY: the directory has controllers
     enabled for its children; EAGAIN: pids.max reached).
     """
+    if len(posix.listdir("/proc/self/task")) != 1:
+        return None
     pid = lib.ocr_fork_into_cgroup(cgroup_fd)
     if pid >= 0:
         return pid

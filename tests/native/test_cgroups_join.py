@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,6 +131,32 @@ def test_join_where_the_kernel_lacks_clone_into_cgroup_writes_cgroup_procs(dirs,
     child = _cgroup_lines(text)
     assert child["unified"] == "/" + dirs["unified"].name
     assert child["memory"] == "/" + dirs["memory"].name
+
+
+def test_a_threaded_process_forks_the_usual_way_and_still_joins(dirs, monkeypatch) -> None:
+    class NoRawClone:
+        def ocr_fork_into_cgroup(self, fd: int) -> int:
+            raise AssertionError("clone3 without glibc's fork handlers in a threaded process")
+
+    monkeypatch.setattr(clone, "lib", NoRawClone())
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        join = CgroupJoin([str(dirs["pids"])], str(dirs["unified"]))
+
+        def body() -> str:
+            join.enter()
+            return Path("/proc/self/cgroup").read_text()
+
+        code, text = _in_child(join.fork, body)
+        join.close()
+    finally:
+        stop.set()
+        other.join()
+    assert code == 0, text
+    child = _cgroup_lines(text)
+    assert (child["unified"], child["pids"]) == ("/" + dirs["unified"].name, "/" + dirs["pids"].name)
 
 
 def test_a_missing_directory_is_named_and_nothing_stays_open(dirs) -> None:
