@@ -67,6 +67,18 @@ def _in_child(fork, body) -> tuple[int, str]:
     return os.waitstatus_to_exitcode(status), b"".join(chunks).decode()
 
 
+def _joined_child(join: CgroupJoin) -> dict[str, str]:
+    """Fork with the join, enter() in the child; the child's /proc/self/cgroup, parsed."""
+    def body() -> str:
+        join.enter()
+        return Path("/proc/self/cgroup").read_text()
+
+    code, text = _in_child(join.fork, body)
+    join.close()
+    assert code == 0, text
+    return _cgroup_lines(text)
+
+
 def test_fork_into_cgroup_gives_a_child_born_in_the_v2_directory(dirs) -> None:
     own = Path("/proc/self/cgroup").read_text()
     fd = os.open(dirs["unified"], os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -99,18 +111,9 @@ def test_fork_into_a_v1_directory_is_refused_and_forks_nothing(dirs) -> None:
 def test_join_puts_the_child_in_every_hierarchy_and_the_parent_keeps_no_fd(dirs) -> None:
     own = Path("/proc/self/cgroup").read_text()
     fds_before = _open_fds()
-    join = CgroupJoin([str(dirs["memory"]), str(dirs["pids"])], str(dirs["unified"]))
-
-    def body() -> str:
-        join.enter()
-        return Path("/proc/self/cgroup").read_text()
-
-    code, text = _in_child(join.fork, body)
-    join.close()
-    assert code == 0, text
-    child = _cgroup_lines(text)
+    child = _joined_child(CgroupJoin([str(dirs["memory"]), str(dirs["pids"])], str(dirs["unified"])))
     for key in ("memory", "pids", "unified"):
-        assert child[key] == "/" + dirs[key].name, text
+        assert child[key] == "/" + dirs[key].name, child
     assert child["cpuset"] == _cgroup_lines(own)["cpuset"]  # not asked for
     assert Path("/proc/self/cgroup").read_text() == own
     assert _open_fds() == fds_before
@@ -119,16 +122,7 @@ def test_join_puts_the_child_in_every_hierarchy_and_the_parent_keeps_no_fd(dirs)
 def test_join_where_the_kernel_lacks_clone_into_cgroup_writes_cgroup_procs(dirs, monkeypatch) -> None:
     # What fork_into_cgroup answers before Linux 5.7: nothing forked, join the old way.
     monkeypatch.setattr(clone, "fork_into_cgroup", lambda fd: None)
-    join = CgroupJoin([str(dirs["memory"])], str(dirs["unified"]))
-
-    def body() -> str:
-        join.enter()
-        return Path("/proc/self/cgroup").read_text()
-
-    code, text = _in_child(join.fork, body)
-    join.close()
-    assert code == 0, text
-    child = _cgroup_lines(text)
+    child = _joined_child(CgroupJoin([str(dirs["memory"])], str(dirs["unified"])))
     assert child["unified"] == "/" + dirs["unified"].name
     assert child["memory"] == "/" + dirs["memory"].name
 
@@ -143,19 +137,10 @@ def test_a_threaded_process_forks_the_usual_way_and_still_joins(dirs, monkeypatc
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        join = CgroupJoin([str(dirs["pids"])], str(dirs["unified"]))
-
-        def body() -> str:
-            join.enter()
-            return Path("/proc/self/cgroup").read_text()
-
-        code, text = _in_child(join.fork, body)
-        join.close()
+        child = _joined_child(CgroupJoin([str(dirs["pids"])], str(dirs["unified"])))
     finally:
         stop.set()
         other.join()
-    assert code == 0, text
-    child = _cgroup_lines(text)
     assert (child["unified"], child["pids"]) == ("/" + dirs["unified"].name, "/" + dirs["pids"].name)
 
 
