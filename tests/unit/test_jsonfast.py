@@ -31,6 +31,19 @@ def test_round_trips_agree_with_json(value: object) -> None:
         text, parse_float=_parse_float, parse_constant=_reject_constant)
 
 
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_compact_and_indented_text_is_json_dumps_text(value: object) -> None:
+    assert jsonfast.dumps(value) == json.dumps(value)
+    assert json.loads(jsonfast.dumps(value, indent=2)) == value
+
+
+def test_what_json_cannot_hold_is_a_type_error_naming_the_type() -> None:
+    for indent in (None, 2):
+        with pytest.raises(TypeError, match="cannot encode set as JSON"):
+            jsonfast.dumps({"a": [1, {2}]}, indent=indent)
+
+
 def test_integral_floats_become_ints_through_the_hooks() -> None:
     value = jsonfast.loads_with('{"a": 1.0, "b": 2e3, "c": 0.5}', _parse_float, _reject_constant)
     assert value == {"a": 1, "b": 2000, "c": 0.5}
