@@ -5,7 +5,10 @@
  *
  * The raw syscall bypasses fork(), so this file does what os.fork() does around it:
  * CPython's PyOS_BeforeFork / PyOS_AfterFork_* (import lock, GIL, at-fork hooks). cffi
- * calls us without the GIL; PyGILState_Ensure takes it back for that protocol. */
+ * calls us without the GIL; PyGILState_Ensure takes it back for that protocol. What glibc's
+ * fork() adds (its cached thread id, the robust-futex list, pthread_atfork handlers, the
+ * locks of other threads) matters only to a threaded caller, and ours are single-threaded
+ * (linux/clone.py checks). */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -16,6 +19,10 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#ifndef SYS_clone3
+#define SYS_clone3 435 /* x86-64 and the asm-generic table (arm64) */
+#endif
 
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL

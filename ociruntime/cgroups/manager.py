@@ -292,7 +292,11 @@ class CgroupManager:
         from ociruntime.cgroups.join import CgroupJoin
 
         unified = self._unified_dir()
-        return CgroupJoin([d for d, _ in self._unique_dirs() if d != unified], unified)
+        # Before Linux 6.4 (commit 42a11bf5c543) a child forked into a v2 cpuset kept its
+        # parent's CPUs and memory nodes: there it must join the usual way.
+        clone_into = "cpuset" not in self.unified_serves or kernel_release() >= (6, 4)
+        return CgroupJoin([d for d, _ in self._unique_dirs() if d != unified], unified,
+                          clone_into=clone_into)
 
     def pids(self) -> list[int]:
         """Every pid in the container's cgroup and its sub-cgroups (a walk on posix.scandir:
@@ -493,6 +497,16 @@ class CgroupManager:
 
 
 _WRITTEN_TOGETHER = {"memory": ("limit", "swap", "checkBeforeUpdate"), "cpu": ("quota", "period")}
+
+
+def kernel_release() -> tuple[int, int]:
+    """(major, minor) of the running kernel; (0, 0) when uname does not say."""
+    try:
+        major, minor = posix.uname().release.split(".")[:2]
+        digits = len(minor) - len(minor.lstrip("0123456789"))  # "4rc1" -> 4
+        return int(major), int(minor[:digits])
+    except ValueError:
+        return (0, 0)
 
 
 def update_plan(merged: dict, update: dict) -> dict:

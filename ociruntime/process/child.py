@@ -34,7 +34,8 @@ _FATAL_WHILE_WAITING = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIG
 
 def stage1_main(plan: ContainerPlan, chan: Channel, fifo_path: str) -> None:
     """Forked by `create` as soon as the plan is built, so the preload below overlaps the
-    parent's state dir and cgroup set-up; "go" means both exist and we are in the cgroup."""
+    parent's state dir and cgroup set-up; "go" means both exist and names the cgroup the
+    init is to be forked into (cgroups/join.py)."""
     stage = "1:CHILD"
     try:
         from ociruntime.linux.procattr import set_dumpable

@@ -79,6 +79,20 @@ def _joined_child(join: CgroupJoin) -> dict[str, str]:
     return _cgroup_lines(text)
 
 
+class _Clone3:
+    """Stands in for the C module: answers clone3 with -errno, or fails the test if called."""
+
+    def __init__(self, errno_: int | None) -> None:
+        self.errno = errno_
+        self.calls = 0
+
+    def ocr_fork_into_cgroup(self, fd: int) -> int:
+        self.calls += 1
+        if self.errno is None:
+            raise AssertionError("clone3 was not to be called")
+        return -self.errno
+
+
 def test_fork_into_cgroup_gives_a_child_born_in_the_v2_directory(dirs) -> None:
     own = Path("/proc/self/cgroup").read_text()
     fd = os.open(dirs["unified"], os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -128,11 +142,7 @@ def test_join_where_the_kernel_lacks_clone_into_cgroup_writes_cgroup_procs(dirs,
 
 
 def test_a_threaded_process_forks_the_usual_way_and_still_joins(dirs, monkeypatch) -> None:
-    class NoRawClone:
-        def ocr_fork_into_cgroup(self, fd: int) -> int:
-            raise AssertionError("clone3 without glibc's fork handlers in a threaded process")
-
-    monkeypatch.setattr(clone, "lib", NoRawClone())
+    monkeypatch.setattr(clone, "lib", _Clone3(None))  # no raw clone3 in a threaded process
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
@@ -144,14 +154,40 @@ def test_a_threaded_process_forks_the_usual_way_and_still_joins(dirs, monkeypatc
     assert (child["unified"], child["pids"]) == ("/" + dirs["unified"].name, "/" + dirs["pids"].name)
 
 
+@pytest.mark.parametrize("refusal", [errno.EPERM, errno.ENOENT, errno.EACCES])
+def test_a_clone3_refused_by_seccomp_or_namespace_checks_falls_back(dirs, monkeypatch, refusal) -> None:
+    # EPERM: a seccomp filter; ENOENT/EACCES: nsdelegate with a cgroup namespace joined by path.
+    fake = _Clone3(refusal)
+    monkeypatch.setattr(clone, "lib", fake)
+    child = _joined_child(CgroupJoin([str(dirs["memory"])], str(dirs["unified"])))
+    assert fake.calls == 1
+    assert (child["unified"], child["memory"]) == ("/" + dirs["unified"].name, "/" + dirs["memory"].name)
+
+
+def test_without_clone_into_the_child_joins_by_writing(dirs, monkeypatch) -> None:
+    monkeypatch.setattr(clone, "lib", _Clone3(None))
+    child = _joined_child(CgroupJoin([], str(dirs["unified"]), clone_into=False))
+    assert child["unified"] == "/" + dirs["unified"].name
+
+
+def test_a_refused_fork_is_named_and_leaves_no_fd(dirs, monkeypatch) -> None:
+    monkeypatch.setattr(clone, "lib", _Clone3(errno.EBUSY))
+    fds_before = _open_fds()
+    join = CgroupJoin([str(dirs["memory"])], str(dirs["unified"]))
+    with pytest.raises(KernelError) as err:
+        join.fork()
+    assert str(err.value) == f"cannot fork into cgroup {dirs['unified']}: Device or resource busy"
+    assert err.value.errno == errno.EBUSY
+    assert _open_fds() == fds_before
+
+
 def test_a_missing_directory_is_named_and_nothing_stays_open(dirs) -> None:
     fds_before = _open_fds()
     missing = str(dirs["pids"]) + "-gone"
     join = CgroupJoin([str(dirs["memory"]), missing], str(dirs["unified"]))
     with pytest.raises(KernelError) as err:
         join.open()
-    assert str(err.value) == (f"cannot join cgroup {missing}: {missing}/tasks: "
-                              "No such file or directory")
+    assert str(err.value) == f"cannot join cgroup: {missing}/tasks: No such file or directory"
     assert err.value.errno == errno.ENOENT
     assert _open_fds() == fds_before
 
@@ -163,12 +199,12 @@ def test_a_refused_join_names_the_file_in_the_child(dirs) -> None:
     code, text = _in_child(join.fork, join.enter)
     join.close()
     assert code == 3
-    assert text == (f"KernelError: cannot join cgroup {dirs['cpuset']}: "
-                    f"{dirs['cpuset']}/tasks: No space left on device")
+    assert text == f"KernelError: cannot join cgroup: {dirs['cpuset']}/tasks: No space left on device"
 
 
 def test_the_join_travels_as_a_message() -> None:
-    join = CgroupJoin(["/sys/fs/cgroup/memory/a", "/sys/fs/cgroup/pids/a"], "/sys/fs/cgroup/unified/a")
+    join = CgroupJoin(["/sys/fs/cgroup/memory/a", "/sys/fs/cgroup/pids/a"], "/sys/fs/cgroup/unified/a",
+                      clone_into=False)
     again = CgroupJoin.from_message(join.to_message())
-    assert (again.v1_dirs, again.unified_dir) == (join.v1_dirs, join.unified_dir)
+    assert (again.v1_dirs, again.unified_dir, again.clone_into) == (join.v1_dirs, join.unified_dir, False)
     assert CgroupJoin.from_message({"v1": [], "unified": None}).unified_dir is None

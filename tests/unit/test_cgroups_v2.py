@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from ociruntime.cgroups import bpf_devices, cgfile, convert
+from ociruntime.cgroups import manager as manager_module
 from ociruntime.cgroups.layout import Hierarchy, Layout
 from ociruntime.cgroups.setup import manager_for
 from ociruntime.errors import ConfigError
@@ -352,11 +353,34 @@ def test_join_names_the_v2_dir_and_pids_walks_sub_cgroups(tree: Path, bpf: list)
     m.create()
     join = m.join()
     assert join.unified_dir == str(tree / "ctr") and join.v1_dirs == []
-    assert join.to_message() == {"v1": [], "unified": str(tree / "ctr")}
+    assert join.to_message() == {"v1": [], "unified": str(tree / "ctr"), "clone_into": join.clone_into}
     (tree / "ctr" / "cgroup.procs").write_text("12345\n")
     (tree / "ctr" / "sub").mkdir()
     (tree / "ctr" / "sub" / "cgroup.procs").write_text("7\n9\n")
     assert m.pids() == [7, 9, 12345]
+
+
+@pytest.mark.parametrize(("release", "clone_into"), [((5, 15), False), ((6, 3), False), ((6, 4), True), ((6, 18), True)])
+def test_a_v2_cpuset_is_joined_by_birth_only_from_linux_6_4(tree: Path, bpf: list, monkeypatch,
+                                                             release: tuple[int, int], clone_into: bool) -> None:
+    # Before 6.4 a child forked into a v2 cpuset kept its parent's CPUs and memory nodes.
+    monkeypatch.setattr(manager_module, "kernel_release", lambda: release)
+    m = _manager(tree, {})
+    assert "cpuset" in m.unified_serves
+    assert m.join().clone_into is clone_into
+    m.unified_serves = [c for c in m.unified_serves if c != "cpuset"]
+    assert m.join().clone_into is True
+
+
+def test_kernel_release_reads_major_and_minor(monkeypatch) -> None:
+    class Uname:
+        def __init__(self, release: str) -> None:
+            self.release = release
+
+    for release, want in (("6.18.44-fc-v595", (6, 18)), ("5.4.0-150-generic", (5, 4)), ("6.4rc1", (6, 4)),
+                          ("weird", (0, 0))):
+        monkeypatch.setattr(manager_module.posix, "uname", lambda r=release: Uname(r))
+        assert manager_module.kernel_release() == want
 
 
 def test_destroy_removes_only_created(tree: Path, bpf: list) -> None:
