@@ -21,8 +21,9 @@ Kept free of libseccomp: `start` only reads two fields of the saved config.json.
 
 from __future__ import annotations
 
-import os
+import posix  # not os: `start` imports this module for every container with a filter
 
+from ociruntime import posixlite
 from ociruntime.errors import ConfigError, OciError
 
 # socket is imported where it is used: `start` imports this module for every container.
@@ -60,7 +61,7 @@ def check_agent_socket(path: str) -> None:
     import stat
 
     try:
-        st = os.stat(path)
+        st = posix.stat(path)
     except OSError as err:
         raise ConfigError(LISTENER_PATH_FIELD, f"seccomp agent socket {path}: {err.strerror}") from None
     if not stat.S_ISSOCK(st.st_mode):
@@ -77,22 +78,22 @@ def listen_in_state_dir(state_dir: str) -> socket.socket:
     listen. The init keeps the socket (close-on-exec) and accepts `start`'s connection."""
     import socket
 
-    dir_fd = os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    dir_fd = posix.open(state_dir, posix.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     try:
         path = _in_dir(dir_fd, SOCKET_NAME)
         try:
-            os.unlink(path)
+            posix.unlink(path)
         except FileNotFoundError:
             pass
         sock.bind(path)
-        os.chmod(path, 0o600)  # only host root may connect and receive a listener
+        posix.chmod(path, 0o600)  # only host root may connect and receive a listener
         sock.listen(1)
     except BaseException:
         sock.close()
         raise
     finally:
-        os.close(dir_fd)
+        posix.close(dir_fd)
     return sock
 
 
@@ -115,7 +116,7 @@ def connect_to_init(state_dir: str) -> socket.socket:
     """`start`, before it writes the exec fifo: connect to the waiting init."""
     import socket
 
-    dir_fd = os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    dir_fd = posix.open(state_dir, posix.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     try:
         sock.connect(_in_dir(dir_fd, SOCKET_NAME))
@@ -124,13 +125,13 @@ def connect_to_init(state_dir: str) -> socket.socket:
         raise OciError(f"connect to the container init to receive its seccomp listener: {err.strerror}",
                        code="container.start_failed") from None
     finally:
-        os.close(dir_fd)
+        posix.close(dir_fd)
     return sock
 
 
 def remove_socket(state_dir: str) -> None:
     try:
-        os.unlink(os.path.join(state_dir, SOCKET_NAME))
+        posix.unlink(posixlite.join(state_dir, SOCKET_NAME))
     except FileNotFoundError:
         pass
 
@@ -189,13 +190,13 @@ def forward(sock: socket.socket, target: AgentTarget, pid: int, state: dict) -> 
         _kill(pid)
         raise
     finally:
-        os.close(listener)
+        posix.close(listener)
 
 
 def _kill(pid: int) -> None:
     import signal
 
     try:
-        os.kill(pid, signal.SIGKILL)
+        posix.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
