@@ -149,9 +149,9 @@ def _plan(container, config: dict, process: dict, opts: ExecOptions):  # -> Exec
     linux = config.get("linux") or {}
     seccomp = None
     if linux.get("seccomp") is not None:
-        from ociruntime.security.seccomp import compile_seccomp
+        from ociruntime.security.seccomp_cache import compile_cached
 
-        seccomp = compile_seccomp(linux["seccomp"])
+        seccomp = compile_cached(linux["seccomp"], container.dir.root)
     namespaces = [ns["type"] for ns in linux.get("namespaces") or []]
     return ExecPlan(
         container_id=container.id, init_pid=container.pid, namespaces=namespaces,

@@ -70,9 +70,9 @@ def build_plan(config: dict, *, container_id: str, bundle: str, state_dir: str, 
     linux = config.get("linux") or {}
     seccomp = None
     if linux.get("seccomp") is not None:
-        from ociruntime.security.seccomp import compile_seccomp
+        from ociruntime.security.seccomp_cache import compile_cached
 
-        seccomp = compile_seccomp(linux["seccomp"])
+        seccomp = compile_cached(linux["seccomp"], os.path.dirname(state_dir))
     namespaces = [NamespaceSpec(ns["type"], ns.get("path") or None) for ns in linux.get("namespaces") or []]
     hooks = {k: list(v or []) for k, v in (config.get("hooks") or {}).items() if k in HOOK_PHASES}
     return ContainerPlan(
