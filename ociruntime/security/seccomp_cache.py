@@ -9,7 +9,7 @@ actions and flags it supports), ociruntime's version and its two compiler module
 whose stored key differs in any byte is a miss. Only profiles that compiled are stored, so
 every error is still reported by compile_seccomp() with its JSON path.
 
-Entries live in <root>/.seccomp-cache (0700, like the root a tmpfs in practice), at most
+Entries live in <root>/.seccomp@cache (0700, like the root a tmpfs in practice), at most
 MAX_ENTRIES of them; `delete` leaves them. Any trouble reading or writing one is a miss.
 """
 
@@ -25,7 +25,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ociruntime.security.seccomp import SeccompProgram
 
-CACHE_DIR = ".seccomp-cache"
+CACHE_DIR = ".seccomp@cache"  # "@": never a container id, so no verb can take it for one
 MAX_ENTRIES = 32
 _FORMAT = 1  # of the marshalled entry below
 

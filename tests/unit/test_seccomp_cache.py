@@ -96,6 +96,16 @@ def test_at_most_max_entries_are_kept(tmp_path: Path, monkeypatch) -> None:
     assert len(_entries(tmp_path)) == 3
 
 
+def test_the_cache_directory_can_never_be_a_container(tmp_path: Path) -> None:
+    from ociruntime.errors import InvalidContainerId
+    from ociruntime.state.store import list_ids, validate_id
+
+    with pytest.raises(InvalidContainerId):
+        validate_id(seccomp_cache.CACHE_DIR)
+    seccomp_cache.compile_cached(PROFILE, str(tmp_path))
+    assert list_ids(str(tmp_path)) == []
+
+
 def test_no_root_means_no_cache(compiles: list) -> None:
     seccomp_cache.compile_cached(PROFILE, None)
     seccomp_cache.compile_cached(PROFILE, None)
