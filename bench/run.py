@@ -9,6 +9,8 @@ of them alike. Each runtime gets a private --root and ids unique to this run; ev
 created is deleted at the end, and only pids this script spawned are waited for.
 Every runtime process is started with posix_spawn and reaped with wait4, so each sample
 carries both wall time and the process's peak RSS (ru_maxrss).
+With containers-common installed (podman's), `run` and `exec` are measured once more with
+its default seccomp profile, as podman would pass it: what real callers always send.
 --quick: few iterations, to prove in CI that the benchmark still works (numbers are noise).
 crun 1.8 refuses a hybrid machine while any controller sits on cgroup2, so when crun is
 benchmarked hugetlb is moved to a v1 hierarchy for the run (all runtimes then see the same
@@ -38,6 +40,9 @@ sys.path.insert(0, str(REPO))
 from conformance import machine as cgroup_machine  # noqa: E402  (the repo root is not on sys.path)
 
 RUNTIMES = {"ociruntime": "/usr/local/bin/ociruntime", "runc": "/usr/sbin/runc", "crun": "/usr/bin/crun"}
+# The default profile podman (containers-common) gives every container: what real callers send.
+ENGINE_SECCOMP = Path("/usr/share/containers/seccomp.json")
+ENGINE_ARCHES = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
 BASELINE = "runc"
 
 
@@ -107,19 +112,49 @@ class Runtime:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def engine_seccomp_profile() -> dict | None:
+    """containers-common's profile as linux.seccomp for an amd64 container with the default
+    capabilities, as podman turns it into one: entries for other arches or for capabilities
+    the container does not have are left out. None when the file is not installed."""
+    if not ENGINE_SECCOMP.exists():
+        return None
+    prof = json.loads(ENGINE_SECCOMP.read_text())
+    rules = []
+    for entry in prof["syscalls"]:
+        includes, excludes = entry.get("includes") or {}, entry.get("excludes") or {}
+        if includes.get("caps") or (includes.get("arches") and "amd64" not in includes["arches"]):
+            continue
+        if "amd64" in (excludes.get("arches") or []):
+            continue
+        rule = {"names": entry["names"], "action": entry["action"]}
+        for key in ("args", "errnoRet"):
+            if entry.get(key) is not None:
+                rule[key] = entry[key]
+        rules.append(rule)
+    return {"defaultAction": prof["defaultAction"], "defaultErrnoRet": prof.get("defaultErrnoRet", 1),
+            "architectures": ENGINE_ARCHES, "syscalls": rules}
+
+
 def make_bundles(src: Path, dest: Path, oci_version: str | None) -> dict[str, str]:
-    """Config copies over the one rootfs: `true` for run/lifecycle, `sleep` for long-lived."""
+    """Config copies over the one rootfs: `true` for run/lifecycle, `sleep` for long-lived;
+    `seccomp-true` and `seccomp-sleep` add the engine's seccomp profile."""
     cfg = json.loads((src / "config.json").read_text())
     cfg["root"]["path"] = str((src / cfg["root"]["path"]).resolve())
     cfg["process"]["terminal"] = False
     if oci_version:
         cfg["ociVersion"] = oci_version
     bundles = {}
-    for kind, args in (("true", ["true"]), ("sleep", ["sleep", "3600"])):
+    profile = engine_seccomp_profile()
+    kinds = [("true", ["true"], None), ("sleep", ["sleep", "3600"], None)]
+    if profile is not None:
+        kinds += [("seccomp-true", ["true"], profile), ("seccomp-sleep", ["sleep", "3600"], profile)]
+    for kind, args, seccomp in kinds:
         d = dest / kind
         d.mkdir(parents=True)
         c = json.loads(json.dumps(cfg))
         c["process"]["args"] = args
+        if seccomp is not None:
+            c["linux"]["seccomp"] = seccomp
         (d / "config.json").write_text(json.dumps(c, indent=1))
         bundles[kind] = str(d)
     return bundles
@@ -142,12 +177,12 @@ def probe(rt: Runtime) -> str | None:
 
 # --- the measurements: each returns {runtime: [seconds...]} -----------------------------------
 
-def bench_run(rts: list[Runtime], n: int) -> dict[str, list[float]]:
+def bench_run(rts: list[Runtime], n: int, kind: str = "true") -> dict[str, list[float]]:
     res: dict[str, list[float]] = {r.name: [] for r in rts}
     for _ in range(n):
         for r in rts:
             cid = r.new_id("run")
-            s = r.cmd("run", "--bundle", r.bundles["true"], cid)
+            s = r.cmd("run", "--bundle", r.bundles[kind], cid)
             if s.status != 0:
                 raise RuntimeError(f"{r.name} run failed with {s.status}")
             res[r.name].append(s.seconds)
@@ -178,16 +213,17 @@ def bench_lifecycle(rts: list[Runtime], n: int) -> dict[str, list[float]]:
     return res
 
 
-def start_sleeper(r: Runtime) -> str:
+def start_sleeper(r: Runtime, kind: str = "sleep") -> str:
     cid = r.new_id("sleep")
-    r.create(cid, "sleep")
+    r.create(cid, kind)
     if r.cmd("start", cid).status != 0:
         raise RuntimeError(f"{r.name} start failed")
     return cid
 
 
-def bench_verb_on_running(rts: list[Runtime], n: int, verb: list[str]) -> dict[str, list[float]]:
-    running = {r.name: start_sleeper(r) for r in rts}
+def bench_verb_on_running(rts: list[Runtime], n: int, verb: list[str],
+                          kind: str = "sleep") -> dict[str, list[float]]:
+    running = {r.name: start_sleeper(r, kind) for r in rts}
     res: dict[str, list[float]] = {r.name: [] for r in rts}
     try:
         for _ in range(n):
@@ -414,6 +450,15 @@ def main() -> int:
             ("state of a running container", lambda: bench_verb_on_running(rts, a.state_runs, ["state"])),
             ("exec true into a running container", lambda: bench_verb_on_running(rts, a.exec_runs, ["exec"] + ["true"])),
         ]
+        if all("seccomp-true" in r.bundles for r in rts):
+            steps += [
+                ("run /bin/true with podman's default seccomp profile",
+                 lambda: bench_run(rts, a.runs, "seccomp-true")),
+                ("exec true with podman's default seccomp profile",
+                 lambda: bench_verb_on_running(rts, a.exec_runs, ["exec", "true"], "seccomp-sleep")),
+            ]
+        else:
+            notes.append(f"- no seccomp rows: {ENGINE_SECCOMP} (containers-common) is not installed")
         for title, fn in steps:
             print(f"... {title}", file=sys.stderr)
             timings[title] = fn()
