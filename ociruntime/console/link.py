@@ -22,9 +22,9 @@ class ConsoleLink:
 
             self.send_fd = connect(console_socket)
         else:
-            import socket  # only with a terminal: socket.py costs ~4 ms to import
+            import _socket  # the C module: socket.py costs ~4-5 ms to import
 
-            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
             self.receive_fd, self.send_fd = ours.detach(), theirs.detach()
         return self.send_fd
 

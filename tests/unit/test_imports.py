@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 
@@ -66,6 +68,9 @@ FORBIDDEN = {
     "create-seccomp": HEAVY | SLOW_STDLIB - {"signal", "socket", "enum"} | ONE_CALL
     | {"threading", "prctl", "ociruntime.security.seccomp_agent"},
     "start-seccomp": SHORT_VERB_FORBIDDEN | {"ociruntime.spec", "ociruntime.cgroups.manager"},
+    # A terminal (--console-socket): the pty master travels over _socket, not socket.py.
+    "create-console": HEAVY | SLOW_STDLIB - {"signal", "enum"} | ONE_CALL
+    | {"threading", "prctl", "ociruntime.linux.seccomp", "ociruntime.security.seccomp_agent"},
     # exec's stage 1 preloads no rootfs or hooks modules (no mounts, no hooks in exec)
     "exec": HEAVY | SLOW_STDLIB - {"socket"} | ONE_CALL | {"threading", "copy", "prctl", "ociruntime.lifecycle.run",
                                                  "ociruntime.lifecycle.create", "ociruntime.rootfs",
@@ -91,6 +96,37 @@ def run_verb(root: str, *args: str) -> set[str]:
     assert proc.returncode == 0, f"{args}: exit {proc.returncode}: " + "\n".join(
         ln for ln in text.splitlines() if not ln.startswith("import time:"))
     return imported_modules(text)
+
+
+class _ConsoleReceiver:
+    """The caller's end of --console-socket: accepts one connection, takes the pty master."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+        self.received = 0
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(self.path)
+        self._listener.listen(1)
+        self._thread = threading.Thread(target=self._receive)
+
+    def _receive(self) -> None:
+        conn, _ = self._listener.accept()
+        with conn:
+            _, self._fds, _, _ = socket.recv_fds(conn, 4096, 1)
+        self.received = len(self._fds)
+
+    def __enter__(self) -> _ConsoleReceiver:
+        self._fds: list[int] = []
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # The master stays open until create returned: the init's -X importtime lines go
+        # to the pty, and a pty without a master answers writes with EIO.
+        self._thread.join(timeout=10)
+        self._listener.close()
+        for fd in self._fds:
+            os.close(fd)
 
 
 @pytest.fixture(scope="module")
@@ -120,8 +156,16 @@ def modules_per_verb(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[
         seen["create-seccomp"] = run_verb(root, "create", "--bundle", str(bundle), cid + "-sc")
         seen["start-seccomp"] = run_verb(root, "start", cid + "-sc")
         run_verb(root, "delete", "--force", cid + "-sc")
+        del config["linux"]["seccomp"]
+        config["process"]["terminal"] = True
+        (bundle / "config.json").write_text(json.dumps(config))
+        with _ConsoleReceiver(base / "console.sock") as receiver:
+            seen["create-console"] = run_verb(root, "create", "--bundle", str(bundle),
+                                              "--console-socket", receiver.path, cid + "-tty")
+        assert receiver.received == 1, "no pty master arrived"
+        run_verb(root, "delete", "--force", cid + "-tty")
     finally:
-        for left in (cid, cid + "-run", cid + "-sc"):
+        for left in (cid, cid + "-run", cid + "-sc", cid + "-tty"):
             if os.path.isdir(os.path.join(root, left)):
                 subprocess.run([*LAUNCH[:4], LAUNCH[-1], "--root", root, "delete", "--force", left],
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
