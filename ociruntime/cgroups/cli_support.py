@@ -10,17 +10,19 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
-import re
 import select
-import subprocess
 import time
-from typing import Callable, Iterator
 
 from ociruntime.cgroups import cgfile
 from ociruntime.cgroups.manager import CgroupManager
 from ociruntime.errors import UsageError
+
+# `ps` and `update` are what containerd calls: no typing, json, re or subprocess on their
+# way (~25 ms of imports together); re and subprocess load where a flag needs them.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Iterator
 
 # flag -> (group, key, parser). Both runc's `--cpu-share` and `--cpu-shares` are accepted.
 _UINT, _INT, _BYTES, _STR = "uint", "int", "bytes", "str"
@@ -42,7 +44,7 @@ UPDATE_FLAGS: dict[str, tuple[str, str, str]] = {
     "blkio-weight": ("blockIO", "weight", _UINT),
 }
 
-_RAM = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
+_RAM = r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$"
 _RAM_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
@@ -50,7 +52,9 @@ def ram_in_bytes(text: str) -> int:
     """docker/go-units RAMInBytes: '512m', '1.5g', '1KiB', '100' (binary multiples)."""
     if text == "-1":
         return -1
-    m = _RAM.match(text)
+    import re  # only for size flags such as --memory 512m
+
+    m = re.match(_RAM, text)
     if not m:
         raise ValueError(f"invalid size: {text!r}")
     return int(float(m.group(1)) * _RAM_UNITS.get((m.group(2) or "").lower(), 1))
@@ -82,14 +86,16 @@ def _parse(text: str, kind: str) -> object:
     return value
 
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_DURATION_PART = r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)"
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def parse_duration(text: str) -> float:
     """Go's time.ParseDuration, as `events --interval 5s` takes it -> seconds."""
+    import re
+
     pos, total = 0, 0.0
-    for m in _DURATION_PART.finditer(text):
+    for m in re.finditer(_DURATION_PART, text):
         if m.start() != pos:
             break
         total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
@@ -101,11 +107,13 @@ def parse_duration(text: str) -> float:
 
 def ps_json(pids: list[int]) -> str:
     """What containerd parses: a bare JSON array of ints, compact as Go's encoder writes it."""
-    return json.dumps(sorted(pids), separators=(",", ":"))
+    return "[" + ",".join(str(int(pid)) for pid in sorted(pids)) + "]"
 
 
 def ps_table(pids: list[int], ps_args: list[str] | None = None) -> str:
     """Run ps (default -ef) and keep the header and the lines of the container's pids."""
+    import subprocess
+
     proc = subprocess.run(["ps", *(ps_args or ["-ef"])], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise UsageError(f"ps failed: {(proc.stderr or proc.stdout).strip()}")

@@ -53,6 +53,9 @@ FORBIDDEN = {
     "start": SHORT_VERB_FORBIDDEN | {"ociruntime.spec", "ociruntime.cgroups.manager",
                               "ociruntime.security.seccomp_agent"},
     "kill": SHORT_VERB_FORBIDDEN | {"ociruntime.spec"},
+    # containerd's shim calls these two (task ps; CRI UpdateContainerResources)
+    "ps": HOT_FORBIDDEN | {"ociruntime.spec"},
+    "update": HOT_FORBIDDEN,
     "delete": SHORT_VERB_FORBIDDEN | {"ociruntime.spec"},
     # create validates with the compiled validator (jsonschema is only the reference); its
     # stage 1 and init (whose imports this listing includes) may use signal and socket.
@@ -144,6 +147,8 @@ def modules_per_verb(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[
         seen["state"] = run_verb(root, "state", cid)
         seen["start"] = run_verb(root, "start", cid)
         seen["exec"] = run_verb(root, "exec", cid, "true")
+        seen["ps"] = run_verb(root, "ps", "--format", "json", cid)
+        seen["update"] = run_verb(root, "update", "--pids-limit", "100", cid)
         seen["kill"] = run_verb(root, "kill", cid, "KILL")
         seen["delete"] = run_verb(root, "delete", "--force", cid)
         config["process"]["args"] = ["true"]
