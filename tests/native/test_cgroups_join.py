@@ -15,6 +15,7 @@ import pytest
 from ociruntime.cgroups.join import CgroupJoin
 from ociruntime.errors import KernelError
 from ociruntime.linux import clone
+from native.support import run_forked
 
 ROOT = Path("/sys/fs/cgroup")
 
@@ -48,7 +49,12 @@ def _in_child(fork, body) -> tuple[int, str]:
     """Fork with `fork`, run body() in the child and send back what it returns (or the
     error it raised); return the child's exit code and that text."""
     r, w = os.pipe()
-    pid = fork()
+    try:
+        pid = fork()
+    except BaseException:
+        os.close(r)
+        os.close(w)
+        raise
     if pid == 0:
         os.close(r)
         code = 0
@@ -67,16 +73,44 @@ def _in_child(fork, body) -> tuple[int, str]:
     return os.waitstatus_to_exitcode(status), b"".join(chunks).decode()
 
 
-def _joined_child(join: CgroupJoin) -> dict[str, str]:
-    """Fork with the join, enter() in the child; the child's /proc/self/cgroup, parsed."""
-    def body() -> str:
-        join.enter()
-        return Path("/proc/self/cgroup").read_text()
+def _as_the_runtime(join: CgroupJoin, probe=lambda: None, *, threaded: bool = False) -> dict:  # noqa: ANN001
+    """Fork with the join from a single-threaded fork of pytest, as the runtime's forking
+    processes are (pytest may have threads of earlier tests running), with one more thread
+    running when `threaded`. The child enter()s and reports its /proc/self/cgroup. Returns
+    that (parsed), the child's exit code and text, whether the forker ended with the fds it
+    started with, and what probe() said in the forker afterwards."""
+    def forker() -> dict:
+        stop = threading.Event()
+        other = threading.Thread(target=stop.wait)
+        if threaded:
+            other.start()
+        fds_before = _open_fds()
+        try:
+            def body() -> str:
+                join.enter()
+                return Path("/proc/self/cgroup").read_text()
 
-    code, text = _in_child(join.fork, body)
-    join.close()
-    assert code == 0, text
-    return _cgroup_lines(text)
+            code, text = _in_child(join.fork, body)
+        except Exception as exc:  # noqa: BLE001 - the fork itself failed: report it
+            code, text = -1, f"{type(exc).__name__}: {exc}"
+        finally:
+            join.close()
+            stop.set()
+            if threaded:
+                other.join()
+        return {"code": code, "text": text, "fds_kept": _open_fds() == fds_before, "probe": probe()}
+
+    outcome = run_forked(forker)
+    outcome["cgroups"] = _cgroup_lines(outcome["text"]) if outcome["code"] == 0 else {}
+    return outcome
+
+
+def _joined_child(join: CgroupJoin, probe=lambda: None, *, threaded: bool = False) -> dict[str, str]:  # noqa: ANN001
+    outcome = _as_the_runtime(join, probe, threaded=threaded)
+    assert outcome["code"] == 0, outcome["text"]
+    assert outcome["fds_kept"]
+    _joined_child.probed = outcome["probe"]  # type: ignore[attr-defined]
+    return outcome["cgroups"]
 
 
 class _Clone3:
@@ -95,13 +129,16 @@ class _Clone3:
 
 def test_fork_into_cgroup_gives_a_child_born_in_the_v2_directory(dirs) -> None:
     own = Path("/proc/self/cgroup").read_text()
-    fd = os.open(dirs["unified"], os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        code, text = _in_child(lambda: clone.fork_into_cgroup(fd),
-                               lambda: Path("/proc/self/cgroup").read_text())
-    finally:
-        os.close(fd)
-    assert code == 0
+
+    def forker() -> tuple[int, str]:  # single-threaded, as fork_into_cgroup requires
+        fd = os.open(dirs["unified"], os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            return _in_child(lambda: clone.fork_into_cgroup(fd), lambda: Path("/proc/self/cgroup").read_text())
+        finally:
+            os.close(fd)
+
+    code, text = run_forked(forker)
+    assert code == 0, text
     child = _cgroup_lines(text)
     assert child["unified"] == "/" + dirs["unified"].name
     # Only the v2 hierarchy: the v1 ones are the parent's, and the parent did not move.
@@ -124,13 +161,13 @@ def test_fork_into_a_v1_directory_is_refused_and_forks_nothing(dirs) -> None:
 
 def test_join_puts_the_child_in_every_hierarchy_and_the_parent_keeps_no_fd(dirs) -> None:
     own = Path("/proc/self/cgroup").read_text()
-    fds_before = _open_fds()
-    child = _joined_child(CgroupJoin([str(dirs["memory"]), str(dirs["pids"])], str(dirs["unified"])))
+    # probe: where the forker itself is after the fork (it must not have moved)
+    child = _joined_child(CgroupJoin([str(dirs["memory"]), str(dirs["pids"])], str(dirs["unified"])),
+                          lambda: Path("/proc/self/cgroup").read_text())
     for key in ("memory", "pids", "unified"):
         assert child[key] == "/" + dirs[key].name, child
     assert child["cpuset"] == _cgroup_lines(own)["cpuset"]  # not asked for
-    assert Path("/proc/self/cgroup").read_text() == own
-    assert _open_fds() == fds_before
+    assert _joined_child.probed == own  # type: ignore[attr-defined]
 
 
 def test_join_where_the_kernel_lacks_clone_into_cgroup_writes_cgroup_procs(dirs, monkeypatch) -> None:
@@ -143,14 +180,7 @@ def test_join_where_the_kernel_lacks_clone_into_cgroup_writes_cgroup_procs(dirs,
 
 def test_a_threaded_process_forks_the_usual_way_and_still_joins(dirs, monkeypatch) -> None:
     monkeypatch.setattr(clone, "lib", _Clone3(None))  # no raw clone3 in a threaded process
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait)
-    other.start()
-    try:
-        child = _joined_child(CgroupJoin([str(dirs["pids"])], str(dirs["unified"])))
-    finally:
-        stop.set()
-        other.join()
+    child = _joined_child(CgroupJoin([str(dirs["pids"])], str(dirs["unified"])), threaded=True)
     assert (child["unified"], child["pids"]) == ("/" + dirs["unified"].name, "/" + dirs["pids"].name)
 
 
@@ -159,8 +189,8 @@ def test_a_clone3_refused_by_seccomp_or_namespace_checks_falls_back(dirs, monkey
     # EPERM: a seccomp filter; ENOENT/EACCES: nsdelegate with a cgroup namespace joined by path.
     fake = _Clone3(refusal)
     monkeypatch.setattr(clone, "lib", fake)
-    child = _joined_child(CgroupJoin([str(dirs["memory"])], str(dirs["unified"])))
-    assert fake.calls == 1
+    child = _joined_child(CgroupJoin([str(dirs["memory"])], str(dirs["unified"])), lambda: fake.calls)
+    assert _joined_child.probed == 1  # type: ignore[attr-defined]
     assert (child["unified"], child["memory"]) == ("/" + dirs["unified"].name, "/" + dirs["memory"].name)
 
 
@@ -172,13 +202,10 @@ def test_without_clone_into_the_child_joins_by_writing(dirs, monkeypatch) -> Non
 
 def test_a_refused_fork_is_named_and_leaves_no_fd(dirs, monkeypatch) -> None:
     monkeypatch.setattr(clone, "lib", _Clone3(errno.EBUSY))
-    fds_before = _open_fds()
-    join = CgroupJoin([str(dirs["memory"])], str(dirs["unified"]))
-    with pytest.raises(KernelError) as err:
-        join.fork()
-    assert str(err.value) == f"cannot fork into cgroup {dirs['unified']}: Device or resource busy"
-    assert err.value.errno == errno.EBUSY
-    assert _open_fds() == fds_before
+    outcome = _as_the_runtime(CgroupJoin([str(dirs["memory"])], str(dirs["unified"])))
+    assert outcome["code"] == -1
+    assert outcome["text"] == f"KernelError: cannot fork into cgroup {dirs['unified']}: Device or resource busy"
+    assert outcome["fds_kept"]
 
 
 def test_a_missing_directory_is_named_and_nothing_stays_open(dirs) -> None:
