@@ -9,6 +9,9 @@ Before each test the harness takes a Snapshot; after it, anything new is the tes
   else working on this machine at the same time;
 - mounts under /tmp/ocitest* (linux_ns_itype leaves proc, dev, sys mounted on the host);
 - /tmp/ocitest* bundle directories, removed only once nothing is mounted below them.
+
+The suite never passes --root, so ociruntime's seccomp cache fills the machine's default
+root: SeccompCacheEntries removes the entries a whole run added (podman's tests use it too).
 """
 
 from __future__ import annotations
@@ -268,3 +271,23 @@ def _remove_entry(path: str, device: int) -> bool:
     if complete:
         os.rmdir(path)
     return complete
+
+
+class SeccompCacheEntries:
+    """The entries of ociruntime's seccomp cache in its default root, to forget what a run
+    added (a user's own entries, and the directory if it was there, stay)."""
+
+    def __init__(self) -> None:
+        from ociruntime.cli import DEFAULT_ROOT
+        from ociruntime.security.seccomp_cache import CACHE_DIR
+
+        self.directory = Path(DEFAULT_ROOT) / CACHE_DIR
+        self.before = set(os.listdir(self.directory)) if self.directory.is_dir() else None
+
+    def forget_new(self) -> None:
+        if not self.directory.is_dir():
+            return
+        for name in set(os.listdir(self.directory)) - (self.before or set()):
+            (self.directory / name).unlink(missing_ok=True)
+        if self.before is None:
+            self.directory.rmdir()

@@ -212,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in stale.restore():
             print(f"conformance: {problem}", file=sys.stderr)
     prep = machine.Preparation()
+    seccomp_cache = leftovers.SeccompCacheEntries()
     runs: dict[str, dict] = {}
     try:
         notes = ["not prepared (--no-prepare)"] if args.no_prepare else prep.prepare()
@@ -229,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, signal.SIG_IGN)  # let the restore finish
         processes.kill_descendants()
+        seccomp_cache.forget_new()
         had_steps = bool(prep.steps)
         problems = prep.restore()
         for problem in problems:

@@ -29,13 +29,13 @@ from pathlib import Path
 
 import pytest
 
+from conformance.leftovers import SeccompCacheEntries
 from engines import podman_traces as traces
 from engines.podman_env import Flavor, Podman, describe
 from helpers import procs
 from helpers.runtime import is_runc, runtime_path
 from helpers.sdnotify import SENDER_NAME, Receiver, build_sender
 from ociruntime.cli import DEFAULT_ROOT
-from ociruntime.security.seccomp_cache import CACHE_DIR
 
 RUNC_DEFAULT_ROOT = Path("/run/runc")
 # podman's default containers.conf runtime_supports_json (podman 4.3).
@@ -63,8 +63,8 @@ def podman_env(engines_lock: None) -> Iterator[Podman]:
     base = Path(tempfile.mkdtemp(prefix=f"{tag}-", dir="/tmp"))
     base.chmod(0o755)
     podman = Podman(base, tag)
-    seccomp_cache = _default_root(runtime) / CACHE_DIR
-    cache_before = set(os.listdir(seccomp_cache)) if seccomp_cache.is_dir() else None
+    # podman never passes --root: the runtime's seccomp cache lands in the default root
+    seccomp_cache = SeccompCacheEntries()
     podman.prepare()
     try:
         podman.import_image(runtime)
@@ -79,7 +79,7 @@ def podman_env(engines_lock: None) -> Iterator[Podman]:
         traces.force_cleanup(podman, runtime, _default_root(runtime))
     problems += traces.unmount_under(base)
     problems += traces.remove_parent_cgroups(podman.cgroup_parent)
-    _forget_new_cache_entries(seccomp_cache, cache_before)
+    seccomp_cache.forget_new()
     if os.environ.get("OCI_KEEP_TMP") != "1":
         shutil.rmtree(base, ignore_errors=True)
     if problems:
@@ -89,17 +89,6 @@ def podman_env(engines_lock: None) -> Iterator[Podman]:
 @pytest.fixture(scope="module")
 def notify_sender(podman_env: Podman) -> Path:
     return build_sender(podman_env.base)
-
-
-def _forget_new_cache_entries(cache: Path, before: set[str] | None) -> None:
-    """podman never passes --root, so the runtime's seccomp cache lands in the machine's
-    default root: remove what these tests compiled (a user's entries, if any, stay)."""
-    if not cache.is_dir():
-        return
-    for name in set(os.listdir(cache)) - (before or set()):
-        (cache / name).unlink(missing_ok=True)
-    if before is None:
-        cache.rmdir()
 
 
 def _default_root(runtime: Path) -> Path:
