@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import _json
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
+
 
 class _ScanContext:
     strict = True
@@ -57,7 +61,7 @@ def _scan_document(scan, text: str) -> object:  # noqa: ANN001 - a _json scanner
     return value
 
 
-def _unencodable(value: object) -> object:
+def _unencodable(value: object) -> NoReturn:
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
@@ -88,7 +92,7 @@ def dumps(value: object, indent: int | None = None, _level: int = 0) -> str:
         return _wrap("{", "}", items, indent, _level)
     if isinstance(value, (list, tuple)):
         return _wrap("[", "]", [dumps(v, indent, _level + 1) for v in value], indent, _level)
-    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+    _unencodable(value)
 
 
 def _wrap(opening: str, closing: str, items: list[str], indent: int | None, level: int) -> str:
