@@ -9,6 +9,9 @@ _venv = sys.executable.rsplit("/", 2)[0]
 sys.path.insert(0, _repo)
 sys.path.append(f"{_venv}/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages")  # as site.py would
 
+from ociruntime.codepack import install  # noqa: E402
+
+install(f"{_repo}/build/ociruntime.pack")  # written by tools/write_launcher.py
 from ociruntime.cli import main  # noqa: E402
 
 main()

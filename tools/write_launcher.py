@@ -17,6 +17,7 @@ import os
 import sys
 
 _SHEBANG_MAX = 255  # BINPRM_BUF_SIZE 256, including the "#!" and the newline
+PACK_NAME = "build/ociruntime.pack"  # in the repo; tools/entry.py knows it too
 
 
 def launcher_text(python: str, repo: str, site_packages: str) -> str:
@@ -29,6 +30,8 @@ def launcher_text(python: str, repo: str, site_packages: str) -> str:
             "import sys\n\n"
             f"sys.path.insert(0, {repo!r})\n"
             f"sys.path.append({site_packages!r})  # after the stdlib, as site.py does\n"
+            "from ociruntime.codepack import install  # noqa: E402\n\n"
+            f"install({repo + '/' + PACK_NAME!r})\n"
             "from ociruntime.cli import main  # noqa: E402\n\n"
             "main()\n")
 
@@ -39,12 +42,16 @@ def main(argv: list[str]) -> int:
         return 2
     target, repo = argv[0], os.path.abspath(argv[1])
     site = os.path.join(sys.prefix, "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}", "site-packages")
+    sys.path.insert(0, repo)
+    from ociruntime.codepack import write_pack
+
+    modules = write_pack(repo, "ociruntime", os.path.join(repo, PACK_NAME))
     tmp = f"{target}.tmp{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(launcher_text(sys.executable, repo, site))
     os.chmod(tmp, 0o755)
     os.replace(tmp, target)
-    print(f"installed {target}")
+    print(f"installed {target} ({modules} modules packed in {os.path.join(repo, PACK_NAME)})")
     return 0
 
 
