@@ -9,6 +9,8 @@ A SOCK_SEQPACKET socketpair carrying one JSON object per packet. Messages (all h
   stage-1 -> parent         {"type": "init_pid", "pid": N} host pid of the container init
   init -> parent            {"type": "mounts_ready"}       rootfs mounted, before pivot_root
   parent -> init            {"type": "hooks_done"}         prestart + createRuntime hooks ran
+                                                           (with none: sent right after
+                                                           init_pid, ahead of mounts_ready)
   init -> parent            {"type": "ready"}              waiting for `start`
   any child -> parent       {"type": "error", "stage": S, "errno": E, "message": M, "code": C}
 

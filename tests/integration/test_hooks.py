@@ -98,6 +98,23 @@ def test_hooks_order_args_env_and_state(runtime, bundle, container_id, hooklog):
     assert hooklog.state("startContainer")["pid"] in (1, c.pid)
 
 
+def test_container_hooks_without_runtime_hooks_get_the_state(runtime, bundle, container_id, hooklog):
+    """With no prestart or createRuntime hook the parent sends the hook state ahead of the
+    init's "mounts_ready" (process/parent.py): createContainer must still get it whole."""
+    for name in ("createContainer", "startContainer"):
+        hooklog.add(bundle, name)
+    c = create(runtime, bundle, container_id)
+    assert hooklog.order() == ["createContainer"]
+    runtime.start(container_id).ok()
+    assert procs.wait_exit(c.pid).exit_code == 0
+    runtime.delete(container_id).ok()
+    assert hooklog.order() == ["createContainer", "startContainer"]
+    for name in ("createContainer", "startContainer"):
+        state = hooklog.state(name)
+        assert state["id"] == container_id and state["bundle"] == str(bundle.path), (name, state)
+        assert state["pid"] in (1, c.pid), (name, state)
+
+
 @pytest.mark.ours_only
 def test_poststart_runs_after_the_process_started(runtime, bundle, container_id, hooklog):
     for name in ALL_HOOKS:
