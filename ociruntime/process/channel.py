@@ -24,16 +24,24 @@ import _socket  # the C module: socket.py builds enums at import (~4 ms on every
 from ociruntime.errors import OciError
 from ociruntime.state import jsonfast  # not json: it imports re (~10 ms per create)
 
-_MAX_PACKET = 65536
+# A message is one packet, and a packet must fit its sender's socket buffer (208 KiB by
+# default). The hook state carries the config's annotations, and Kubernetes allows 256 KiB
+# of those, so the buffers are raised to this.
+MAX_MESSAGE = 4 << 20
+_SO_SNDBUFFORCE = 32  # Linux's; _socket does not export it
+_PEEK_SIZE = _socket.MSG_PEEK | _socket.MSG_TRUNC  # returns the packet's full length
 
 
 class Channel:
     def __init__(self, sock: _socket.socket) -> None:
         self.sock = sock
+        self._peek = bytearray(1)
 
     @staticmethod
     def pair() -> tuple["Channel", "Channel"]:
         a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+        for sock in (a, b):
+            _raise_send_buffer(sock)
         return Channel(a), Channel(b)
 
     def send(self, msg_type: str, **fields: object) -> None:
@@ -46,10 +54,21 @@ class Channel:
         return jsonfast.dumps(fields).encode()
 
     def recv(self) -> dict | None:
-        data = self.sock.recv(_MAX_PACKET)
+        size = self._next_size()
+        data = self.sock.recv(size) if size else b""
         if not data:
             return None
         return jsonfast.loads(data)  # type: ignore[return-value]
+
+    def _next_size(self) -> int:
+        """The next packet's length, 0 at EOF."""
+        try:
+            return self.sock.recv_into(self._peek, 1, _PEEK_SIZE)
+        except ConnectionResetError:
+            # The peer closed with packets of ours unread (one sent ahead of its request):
+            # Linux reports that once, before the packets the peer sent earlier, which
+            # still come next (an error record, say).
+            return self.sock.recv_into(self._peek, 1, _PEEK_SIZE)
 
     def expect(self, msg_type: str) -> dict:
         """Receive one message of the given type; an error record or EOF raises."""
@@ -67,6 +86,13 @@ class Channel:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def _raise_send_buffer(sock: _socket.socket) -> None:
+    try:
+        sock.setsockopt(_socket.SOL_SOCKET, _SO_SNDBUFFORCE, MAX_MESSAGE)
+    except PermissionError:  # without CAP_NET_ADMIN: up to net.core.wmem_max
+        sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDBUF, MAX_MESSAGE)
 
 
 def error_from_record(msg: dict) -> OciError:

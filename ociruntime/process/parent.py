@@ -101,10 +101,11 @@ def spawn_container(plan: ContainerPlan, *, cgroup: object | None, fifo_path: st
 
 def _send_ahead(chan: Channel, kind: str, **fields: object) -> None:
     """Send a message the child reads later. A child that died meanwhile leaves its error
-    record (or EOF) for the next expect() to report; the failed send says less."""
+    record (or EOF) for the next expect() to report; the failed send says less. Any other
+    failure (a message too long) is raised: the child would wait for it forever."""
     try:
         chan.send(kind, **fields)
-    except OSError:
+    except (BrokenPipeError, ConnectionResetError):
         pass
 
 

@@ -115,6 +115,20 @@ def test_container_hooks_without_runtime_hooks_get_the_state(runtime, bundle, co
         assert state["pid"] in (1, c.pid), (name, state)
 
 
+def test_hooks_get_annotations_larger_than_a_socket_buffer(runtime, bundle, container_id, hooklog):
+    """Kubernetes allows 256 KiB of annotations and the hook state carries them all, across
+    the runtime's own channel to the init for createContainer (208 KiB by default)."""
+    annotations = {f"example.com/key-{i}": "v" * 990 for i in range(300)}  # ~300 KB
+    bundle.config["annotations"] = annotations
+    for name in ("prestart", "createContainer"):
+        hooklog.add(bundle, name)
+    c = create(runtime, bundle, container_id)
+    for name in ("prestart", "createContainer"):
+        assert hooklog.state(name)["annotations"] == annotations, name
+    runtime.delete(container_id, force=True).ok()
+    assert procs.wait_exit(c.pid) is not None
+
+
 @pytest.mark.ours_only
 def test_poststart_runs_after_the_process_started(runtime, bundle, container_id, hooklog):
     for name in ALL_HOOKS:

@@ -1,12 +1,13 @@
 """process/parent.py sends "hooks_done" ahead of "mounts_ready" when no runtime-namespace
-hook has to run: a child that died meanwhile must still be reported by its own error."""
+hook has to run: a child that died meanwhile must still be reported by its own error. And
+process/channel.py carries messages far larger than a socket buffer's default."""
 
 from __future__ import annotations
 
 import pytest
 
 from ociruntime.errors import OciError
-from ociruntime.process.channel import Channel
+from ociruntime.process.channel import MAX_MESSAGE, Channel
 from ociruntime.process.parent import _send_ahead
 
 
@@ -33,6 +34,56 @@ def test_a_dead_child_is_reported_by_its_error_not_by_the_send() -> None:
             parent.expect("mounts_ready")
     finally:
         parent.close()
+
+
+def test_a_child_that_dies_with_the_message_unread_is_reported_by_its_error() -> None:
+    """Linux answers the first recv after such a close with ECONNRESET, ahead of the error
+    record the child sent before dying: the record must still be what is reported."""
+    parent, child = Channel.pair()
+    try:
+        _send_ahead(parent, "hooks_done", state={})  # queued, never read
+        child.send("error", stage="init", errno=5, message="mount /sys: Input/output error",
+                   code="kernel.error")
+        child.close()
+        with pytest.raises(OciError, match="mount /sys: Input/output error"):
+            parent.expect("mounts_ready")
+    finally:
+        parent.close()
+
+
+def test_a_child_killed_with_the_message_unread_is_reported_as_gone() -> None:
+    parent, child = Channel.pair()
+    try:
+        _send_ahead(parent, "hooks_done", state={})
+        child.close()
+        with pytest.raises(OciError, match="exited before sending mounts_ready"):
+            parent.expect("mounts_ready")
+    finally:
+        parent.close()
+
+
+def test_a_message_too_long_is_raised_not_swallowed() -> None:
+    """Swallowed, the child would wait for "hooks_done" forever."""
+    parent, child = Channel.pair()
+    try:
+        with pytest.raises(OSError):
+            _send_ahead(parent, "hooks_done", state={"annotations": {"big": "x" * (2 * MAX_MESSAGE)}})
+    finally:
+        parent.close()
+        child.close()
+
+
+def test_messages_far_above_the_default_socket_buffer_arrive_whole() -> None:
+    """The hook state carries the annotations; Kubernetes allows 256 KiB of them, and the
+    default send buffer (208 KiB) would refuse such a packet or a 64 KiB read cut it."""
+    parent, child = Channel.pair()
+    try:
+        annotations = {f"k8s.io/key{i}": "v" * 1000 for i in range(1000)}  # ~1 MB
+        parent.send("hooks_done", state={"annotations": annotations})
+        assert child.expect("hooks_done")["state"]["annotations"] == annotations
+    finally:
+        parent.close()
+        child.close()
 
 
 def test_a_child_gone_without_a_word_is_reported_as_such() -> None:
