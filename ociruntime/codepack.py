@@ -5,15 +5,16 @@ a listing check, stats, an open, reads and a close, run by importlib's Python co
 more per module than taking the code from memory (bench/CHANGES.md). `make install` writes
 the pack (tools/write_launcher.py); the launcher puts a PackFinder first on sys.meta_path.
 
-The pack is a cache, never the truth. A module is served from it only while its source
-still has the size and mtime recorded at packing time, and only from the very file that was
-installed (same device, inode, size and mtime): an edited module, a rewritten pack, or a
-path that now resolves elsewhere (inside a container's root after pivot_root) falls back to
-the path finder, as a stale .pyc would. No descriptor stays open between imports, so none
-can be inherited by a container process.
+The pack is a cache, never the truth. A module is served from it only while its source is
+the file packed (same inode, size, mtime and ctime; ctime cannot be set back by hand), and
+only from the very pack file that was installed (same device, inode, size and mtime): an
+edited module, a rewritten pack, or a path that now resolves elsewhere (inside a
+container's root after pivot_root) falls back to the path finder, as a stale .pyc would.
+No descriptor stays open between imports, so none can be inherited by a container process.
 
 File layout: MAGIC, the header's length (4 bytes, little-endian), the header
-(marshal of (importlib's MAGIC_NUMBER, {module: Entry fields})), then the code objects.
+(marshal of (importlib's MAGIC_NUMBER, {module: (offset, length, is_package, source,
+source identity)})), then the code objects.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ import marshal
 import posix
 import sys
 
-MAGIC = b"OCRPACK1"
+MAGIC = b"OCRPACK2"  # the layout's version too
 _PREFIX = len(MAGIC) + 4
-_OPEN_FLAGS = posix.O_RDONLY | posix.O_CLOEXEC
+_OPEN_FLAGS = posix.O_RDONLY | posix.O_CLOEXEC | posix.O_NONBLOCK  # a FIFO there never blocks us
 # ModuleSpec without importing importlib (which brings warnings): the running spec's type.
 _ModuleSpec = type(sys.__spec__) if sys.__spec__ is not None else None
 
@@ -38,11 +39,15 @@ def _identity(st: posix.stat_result) -> tuple[int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+def _source_identity(st: posix.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 class PackFinder:
     """Meta-path finder and loader for the modules in one pack file."""
 
     def __init__(self, path: str, identity: tuple[int, int, int, int], data_start: int,
-                 index: dict[str, tuple[int, int, bool, str, int, int]]) -> None:
+                 index: dict[str, tuple]) -> None:
         self.path = path
         self._identity = identity
         self._data_start = data_start
@@ -52,8 +57,8 @@ class PackFinder:
         entry = self._index.get(name)
         if entry is None:
             return None
-        offset, length, is_package, source, mtime_ns, size = entry
-        code = self._read(offset, length, source, mtime_ns, size)
+        offset, length, is_package, source, source_identity = entry
+        code = self._read(offset, length, source, source_identity)
         if code is None:
             return None
         spec = _ModuleSpec(name, self, origin=source, loader_state=code, is_package=is_package)
@@ -62,11 +67,10 @@ class PackFinder:
             spec.submodule_search_locations = [source.rpartition("/")[0]]
         return spec
 
-    def _read(self, offset: int, length: int, source: str, mtime_ns: int, size: int) -> bytes | None:
+    def _read(self, offset: int, length: int, source: str, source_identity: tuple) -> bytes | None:
         """The packed code, or None where the path finder must decide instead."""
         try:
-            st = posix.stat(source)
-            if st.st_mtime_ns != mtime_ns or st.st_size != size:
+            if _source_identity(posix.stat(source)) != source_identity:
                 return None
             fd = posix.open(self.path, _OPEN_FLAGS)
             try:
@@ -85,7 +89,9 @@ class PackFinder:
 
     @staticmethod
     def exec_module(module: object) -> None:
-        exec(marshal.loads(module.__spec__.loader_state), module.__dict__)  # type: ignore[attr-defined]  # noqa: S102
+        spec = module.__spec__  # type: ignore[attr-defined]
+        code, spec.loader_state = spec.loader_state, None  # the bytes are not kept alive
+        exec(marshal.loads(code), module.__dict__)  # noqa: S102
 
 
 def install(pack_path: str) -> PackFinder | None:
@@ -103,17 +109,25 @@ def install(pack_path: str) -> PackFinder | None:
         if len(prefix) != _PREFIX or prefix[:len(MAGIC)] != MAGIC:
             return None
         header_length = int.from_bytes(prefix[len(MAGIC):], "little")
+        if _PREFIX + header_length > identity[2]:
+            return None
         header = posix.pread(fd, header_length, _PREFIX)
         bytecode_magic, index = marshal.loads(header)
     except (OSError, EOFError, ValueError, TypeError):
         return None
     finally:
         posix.close(fd)
-    if bytecode_magic != _bytecode_magic() or not isinstance(index, dict):
+    if bytecode_magic != _bytecode_magic() or not _well_formed(index):
         return None
     finder = PackFinder(pack_path, identity, _PREFIX + header_length, index)
     sys.meta_path.insert(0, finder)
     return finder
+
+
+def _well_formed(index: object) -> bool:
+    return isinstance(index, dict) and all(
+        type(entry) is tuple and len(entry) == 5 and type(entry[3]) is str
+        and type(entry[4]) is tuple and len(entry[4]) == 4 for entry in index.values())
 
 
 def write_pack(parent_dir: str, package: str, pack_path: str) -> int:
@@ -121,7 +135,7 @@ def write_pack(parent_dir: str, package: str, pack_path: str) -> int:
     atomically; returns the number of modules. A syntax error fails the install."""
     import os
 
-    index: dict[str, tuple[int, int, bool, str, int, int]] = {}
+    index: dict[str, tuple] = {}
     chunks: list[bytes] = []
     offset = 0
     for directory, subdirs, files in os.walk(os.path.join(parent_dir, package)):
@@ -135,7 +149,7 @@ def write_pack(parent_dir: str, package: str, pack_path: str) -> int:
                 st = os.fstat(fh.fileno())
                 text = fh.read()
             code = marshal.dumps(compile(text, source, "exec", dont_inherit=True, optimize=0))
-            index[name] = (offset, len(code), is_package, source, st.st_mtime_ns, st.st_size)
+            index[name] = (offset, len(code), is_package, source, _source_identity(st))
             chunks.append(code)
             offset += len(code)
     header = marshal.dumps((_bytecode_magic(), index))

@@ -10,9 +10,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+SITE_PACKAGES = str(REPO / f".venv/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages")
 sys.path.insert(0, str(REPO))
 
 from ociruntime.codepack import MAGIC, write_pack  # noqa: E402
@@ -91,6 +93,20 @@ def test_an_edited_module_is_imported_from_its_source(tmp_path: Path) -> None:
     assert report["loaders"]["pk.a"] == "PackFinder"
 
 
+def test_an_edit_that_keeps_size_and_mtime_is_still_seen(tmp_path: Path) -> None:
+    """`touch -r`, `rsync -t`: same size, mtime set back. The ctime (never settable) tells."""
+    parent, pack = packed(tmp_path)
+    edited = parent / "pk/b.py"
+    before = edited.stat()
+    time.sleep(0.05)  # past the clock tick of the packing: coarse timestamps could tie
+    edited.write_text("B = 77\n")  # the same size as "B = 41\n"
+    os.utime(edited, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (edited.stat().st_size, edited.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    report = run_child(parent, pack, "import pk.a\nresult = pk.a.A")
+    assert report["result"] == 78
+    assert report["loaders"]["pk.b"] == "SourceFileLoader"
+
+
 def test_a_module_added_after_packing_is_found_in_the_package_directory(tmp_path: Path) -> None:
     parent, pack = packed(tmp_path)
     (parent / "pk/late.py").write_text("LATE = True\n")
@@ -143,7 +159,7 @@ def test_the_installed_pack_is_current_and_serves_the_cli() -> None:
     pack = REPO / "build/ociruntime.pack"
     assert pack.is_file(), "run `make install`: it writes the code pack"
     script = ("import sys, json\n"
-              f"sys.path.insert(0, {str(REPO)!r}); sys.path.append({str(REPO / '.venv/lib/python3.11/site-packages')!r})\n"
+              f"sys.path.insert(0, {str(REPO)!r}); sys.path.append({SITE_PACKAGES!r})\n"
               "from ociruntime.codepack import install\n"
               f"finder = install({str(pack)!r})\n"
               "import ociruntime.cli, ociruntime.lifecycle.create\n"
