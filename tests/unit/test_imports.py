@@ -54,7 +54,7 @@ FORBIDDEN = {
                               "ociruntime.security.seccomp_agent"},
     "kill": SHORT_VERB_FORBIDDEN | {"ociruntime.spec"},
     # containerd's shim calls these two (task ps; CRI UpdateContainerResources)
-    "ps": HOT_FORBIDDEN | {"ociruntime.spec"},
+    "ps": SHORT_VERB_FORBIDDEN | {"ociruntime.spec"},
     "update": HOT_FORBIDDEN,
     "delete": SHORT_VERB_FORBIDDEN | {"ociruntime.spec"},
     # create validates with the compiled validator (jsonschema is only the reference); its
