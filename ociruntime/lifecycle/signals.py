@@ -24,8 +24,9 @@ def parse_signal(text: str) -> int:
                 return _realtime(name, text)
             raise OciError(f"unknown signal {text!r}", code="usage.invalid") from None
         return int(sig)
-    if not 0 < number < _signal.NSIG:
-        raise OciError(f"unknown signal {text!r}: out of range 1..{_signal.NSIG - 1}", code="usage.invalid")
+    # 0, as runc takes it: no signal, only the check that the process is there
+    if not 0 <= number < _signal.NSIG:
+        raise OciError(f"unknown signal {text!r}: out of range 0..{_signal.NSIG - 1}", code="usage.invalid")
     return number
 
 

@@ -209,6 +209,22 @@ def test_kill_with_sigkill(runtime, bundle, container_id, name):
     runtime.delete(container_id).ok()
 
 
+def test_kill_with_signal_zero_only_checks_the_container_is_alive(runtime, bundle, container_id):
+    """runc takes signal 0 as kill(2) does: nothing is sent, a stopped container is an error."""
+    bundle.sh(SLEEPER)
+    c = create(runtime, bundle, container_id)
+    runtime.kill(container_id, "0").ok()  # created: the waiting init is there
+    runtime.start(container_id).ok()
+    c.wait_output("ready")
+    runtime.kill(container_id, "0").ok()
+    assert runtime.status(container_id) == "running"
+    runtime.kill(container_id, "KILL").ok()
+    assert procs.wait_exit(c.pid).signal == signal.SIGKILL
+    gone = runtime.kill(container_id, "0")
+    assert gone.returncode != 0 and "container not running" in gone.stderr_text()
+    runtime.delete(container_id).ok()
+
+
 def test_kill_of_created_container_kills_the_init(runtime, bundle, container_id):
     c = create(runtime, bundle, container_id)
     runtime.kill(container_id, "KILL").ok()
