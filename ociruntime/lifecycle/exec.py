@@ -67,6 +67,8 @@ def exec_process(opts: ExecOptions) -> int:
         console.close()
         raise
     master = console.take_master()
+    # The process runs: `update`, `pause`, `delete` need not wait for it behind our lock.
+    container.dir.unlock()
     host_terminal = None
     try:
         if opts.pid_file:

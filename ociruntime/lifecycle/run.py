@@ -8,6 +8,7 @@ import os
 
 from ociruntime.lifecycle.create import CreateOptions, create, create_container
 from ociruntime.lifecycle.foreground import exit_code, forward_signals, wait_for
+from ociruntime.state.store import ContainerDir
 
 # Signals runc forwards to the container; SIGCHLD is ours, SIGWINCH belongs to a tty.
 def run(opts: CreateOptions, *, keep: bool = False) -> int:
@@ -33,6 +34,9 @@ def run(opts: CreateOptions, *, keep: bool = False) -> int:
 
             host_terminal = HostTerminal(created.console_master)
         relay = start(opts.root, opts.container_id, relay_notify=False)
+        # The container runs: `state`, `kill`, `exec`, `delete` from others must not wait for
+        # its exit behind our lock (runc holds none while it waits).
+        ContainerDir(opts.root, opts.container_id).unlock()
         relay_thread = None
         if relay is not None:  # NOTIFY_SOCKET: relay READY while we wait for the exit
             from ociruntime.lifecycle.notify_socket import relay_in_background
@@ -59,6 +63,10 @@ def run(opts: CreateOptions, *, keep: bool = False) -> int:
 
 
 def _remove(root: str, container_id: str) -> None:
+    from ociruntime.errors import ContainerNotFound
     from ociruntime.lifecycle.delete import delete
 
-    delete(root, container_id, force=True)
+    try:
+        delete(root, container_id, force=True)
+    except ContainerNotFound:
+        pass  # deleted by another caller while we waited for the process

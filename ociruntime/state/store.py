@@ -101,10 +101,11 @@ class ContainerDir:
             raise ContainerNotFound(self.id)
 
     def unlock(self) -> None:
-        if self._lock_fd >= 0:
-            _HELD_LOCKS.pop(self.path, None)
-            posix.close(self._lock_fd)
-            self._lock_fd = -1
+        """Release this process's flock on the directory, whichever ContainerDir took it."""
+        fd = _HELD_LOCKS.pop(self.path, self._lock_fd)
+        if fd >= 0:
+            posix.close(fd)
+        self._lock_fd = -1
 
     # -- files ----------------------------------------------------------------------
     def file(self, name: str) -> str:

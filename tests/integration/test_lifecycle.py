@@ -347,6 +347,61 @@ def test_run_exits_128_plus_signal(runtime, bundle, container_id):
     assert result.returncode == 128 + signal.SIGUSR1, result.describe()
 
 
+def test_a_foreground_run_leaves_the_container_to_other_callers(runtime, bundle, container_id, test_dir):
+    """While `run` waits for its process, `state`, `exec`, `pause` and `kill` from other
+    callers act at once (runc holds no lock while it waits); `run` then exits 128+9 and
+    removes the container. A hang fails through the call timeout."""
+    import subprocess
+
+    bundle.sh(SLEEPER)
+    bundle.save()
+    out, err = test_dir / "run.out", test_dir / "run.err"
+    with open(out, "wb") as out_f, open(err, "wb") as err_f:
+        run = subprocess.Popen([runtime.path, "--root", str(runtime.root), "run", "--bundle", str(bundle.path),
+                                container_id], stdin=subprocess.DEVNULL, stdout=out_f, stderr=err_f,
+                               env=runtime.env())
+    try:
+        procs.wait_for_text(out, "ready")
+        assert runtime.call("state", container_id, timeout=20).ok().stdout_text().count('"running"') == 1
+        assert runtime.call("exec", container_id, "true", timeout=20).returncode == 0
+        runtime.call("pause", container_id, timeout=20).ok()
+        runtime.call("resume", container_id, timeout=20).ok()
+        runtime.call("kill", container_id, "KILL", timeout=20).ok()
+        assert run.wait(timeout=30) == 128 + signal.SIGKILL, err.read_text()
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    runtime.state_result(container_id).failed("container does not exist")  # run cleaned up
+
+
+def test_a_foreground_exec_leaves_the_container_to_other_callers(runtime, bundle, container_id, test_dir):
+    """While `exec` waits for its process, `update` and `pause` act at once (runc holds no
+    lock); CRI's ExecSync would otherwise hold up resource updates. A hang fails through
+    the call timeout."""
+    import subprocess
+
+    bundle.sh(SLEEPER)
+    c = create(runtime, bundle, container_id)
+    runtime.start(container_id).ok()
+    c.wait_output("ready")
+    out, err = test_dir / "exec.out", test_dir / "exec.err"
+    with open(out, "wb") as out_f, open(err, "wb") as err_f:
+        execed = subprocess.Popen([runtime.path, "--root", str(runtime.root), "exec", container_id,
+                                   "sh", "-c", "echo started; exec sleep 600"],
+                                  stdin=subprocess.DEVNULL, stdout=out_f, stderr=err_f, env=runtime.env())
+    try:
+        procs.wait_for_text(out, "started")
+        runtime.call("update", "--pids-limit", "100", container_id, timeout=20).ok()
+        runtime.call("pause", container_id, timeout=20).ok()
+        runtime.call("resume", container_id, timeout=20).ok()
+    finally:
+        runtime.kill(container_id, "KILL").ok()
+        execed.wait(timeout=30)
+    assert procs.wait_exit(c.pid).signal == signal.SIGKILL
+    runtime.delete(container_id).ok()
+
+
 def test_run_detached(runtime, bundle, container_id, test_dir):
     bundle.sh(SLEEPER)
     pid_file = test_dir / "run.pid"
