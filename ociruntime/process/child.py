@@ -174,6 +174,9 @@ def init_main(plan: ContainerPlan, chan: Channel, fifo_fd: int, error_fd: int,
               agent_sock: socket.socket | None = None, join: CgroupJoin | None = None) -> None:
     stage = "2:INIT"
     try:
+        # A session of its own, as runc's init: no controlling terminal, so /dev/tty cannot
+        # reach (or TIOCSTI type into) the caller's terminal; a console takes it as its tty.
+        os.setsid()
         if join is not None:
             join.enter()
         if plan.new_namespace("user"):

@@ -100,6 +100,7 @@ def exec_process(plan: ExecPlan, chan: Channel) -> None:
         from ociruntime.security import credentials
 
         set_stage_name(stage, plan.container_id)
+        os.setsid()  # its own session, as runc's: the caller's terminal stays out of reach
         if plan.console_fd >= 0:  # /dev/pts is the container's now; no /dev/console for exec
             from ociruntime.console.setup import set_up_console
 
