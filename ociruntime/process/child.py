@@ -255,6 +255,7 @@ def _set_up_container(plan: ContainerPlan, chan: Channel) -> tuple[str, dict]:
         plan.console_fd = -1
     _set_names(plan)
     _apply_sysctl(plan.sysctl)  # before readonlyPaths make /proc/sys read-only
+    _prepare_cwd(plan.cwd)  # before root.readonly, as runc makes it
     rootfs.finalize_rootfs(plan.rootfs)
     if plan.new_namespace("network"):
         _bring_up_loopback()
@@ -264,7 +265,6 @@ def _set_up_container(plan: ContainerPlan, chan: Channel) -> tuple[str, dict]:
         from ociruntime.linux.system import join_session_keyring
 
         join_session_keyring(f"_ses.{plan.container_id}")
-    _prepare_cwd(plan.cwd)
     plan.env = with_home(plan.env, plan.credentials.uid)
     return find_executable(plan.args, plan.env, plan.cwd), hook_state
 

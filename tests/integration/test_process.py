@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from helpers import procs
-from helpers.containers import create, inside
+from helpers.containers import SLEEPER, create, inside
 
 CAP_BITS = {"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7,
             "CAP_NET_BIND_SERVICE": 10, "CAP_NET_RAW": 13, "CAP_SYS_ADMIN": 21, "CAP_AUDIT_WRITE": 29}
@@ -63,6 +63,36 @@ def test_missing_cwd_is_created(runtime, bundle, container_id):
     bundle.process["cwd"] = "/new/work/dir"
     assert inside(runtime, bundle, container_id, "pwd") == "/new/work/dir\n"
     assert (bundle.rootfs / "new/work/dir").is_dir()
+
+
+def test_missing_cwd_is_created_under_a_read_only_root(runtime, bundle, container_id):
+    """runc makes the cwd before the root becomes read-only (`runc spec` sets readonly)."""
+    bundle.config["root"]["readonly"] = True
+    bundle.process["cwd"] = "/made/here"
+    assert inside(runtime, bundle, container_id, "pwd") == "/made/here\n"
+    assert (bundle.rootfs / "made/here").is_dir()
+
+
+# The shell's own /proc/<pid>/stat: field 6 is the session id (0 when the session's leader
+# is outside the container's PID namespace, as the caller's is).
+SESSION = 'read -r line < /proc/$$/stat; set -- $line; echo "pid=$1 sid=$6"'
+
+
+def test_the_init_leads_its_own_session(runtime, bundle, container_id):
+    """As runc's: no controlling terminal, so /dev/tty cannot reach the caller's terminal."""
+    assert inside(runtime, bundle, container_id, SESSION) == "pid=1 sid=1\n"
+
+
+def test_an_exec_process_leads_its_own_session(runtime, bundle, container_id):
+    bundle.sh(SLEEPER)
+    c = create(runtime, bundle, container_id)
+    runtime.start(container_id).ok()
+    c.wait_output("ready")
+    pid, sid = runtime.call("exec", container_id, "sh", "-c", SESSION).ok().stdout_text().split()
+    assert sid == f"sid={pid[len('pid='):]}", (pid, sid)
+    runtime.kill(container_id, "KILL").ok()
+    procs.wait_exit(c.pid)
+    runtime.delete(container_id).ok()
 
 
 # --- user ----------------------------------------------------------------------------------
