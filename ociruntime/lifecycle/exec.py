@@ -117,6 +117,7 @@ def _process_from_flags(config: dict, opts: ExecOptions) -> dict:
     if not opts.args:
         raise OciError("exec: no command given (args or --process)", code="usage.invalid")
     base["args"] = list(opts.args)
+    _check_flags(opts)
     base["env"] = list(base.get("env") or []) + list(opts.env)
     base["terminal"] = opts.tty
     if opts.cwd:
@@ -141,6 +142,25 @@ def _process_from_flags(config: dict, opts: ExecOptions) -> dict:
     if opts.process_label:
         base["selinuxLabel"] = opts.process_label
     return base
+
+
+def _check_flags(opts: ExecOptions) -> None:
+    """The flags' own errors, named as flags (the process they make is checked like a
+    config.json's afterwards, whose messages would name config.json)."""
+    def refuse(flag: str, value: str, why: str) -> None:
+        raise OciError(f'exec: {flag} "{value}": {why}', code="usage.invalid")
+
+    if opts.cwd and not opts.cwd.startswith("/"):
+        refuse("--cwd", opts.cwd, "Cwd must be an absolute path")
+    for entry in opts.env:
+        if "=" not in entry or entry.startswith("="):
+            refuse("--env", entry, "invalid environment variable (want NAME=value)")
+    if opts.caps:
+        from ociruntime.spec.names import CAPABILITIES
+
+        for cap in opts.caps:
+            if cap not in CAPABILITIES:
+                refuse("--cap", cap, "not a known capability (names look like CAP_SYS_ADMIN)")
 
 
 def _plan(container, config: dict, process: dict, opts: ExecOptions):  # -> ExecPlan

@@ -28,6 +28,8 @@ def start(root: str, container_id: str, *, relay_notify: bool = True) -> Relay |
     status = container.status()
     if status == st.STOPPED:
         raise ContainerStateError("cannot start a container that has stopped")
+    if status == st.PAUSED:
+        raise ContainerStateError("cannot start a container in the paused state")
     if status != st.CREATED:
         raise ContainerStateError("cannot start an already running container")
     config = _read_config(container)

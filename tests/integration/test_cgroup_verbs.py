@@ -230,6 +230,19 @@ def test_pause_a_stopped_container_fails(runtime, bundle, container_id):
     runtime.delete(container_id).ok()
 
 
+def test_start_of_a_paused_container_names_the_state(runtime, bundle, container_id):
+    bundle.sh(SLEEPER)
+    c = create(runtime, bundle, container_id)
+    runtime.start(container_id).ok()
+    c.wait_output("ready")
+    runtime.call("pause", container_id).ok()
+    runtime.start(container_id).failed("cannot start a container in the paused state")
+    runtime.call("resume", container_id).ok()
+    runtime.kill(container_id, "KILL").ok()
+    procs.wait_exit(c.pid)
+    runtime.delete(container_id).ok()
+
+
 def test_pause_resume_unknown_container(runtime, container_id):
     runtime.call("pause", container_id).failed("container does not exist")
     runtime.call("resume", container_id).failed("container does not exist")

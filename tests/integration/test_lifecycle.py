@@ -402,6 +402,26 @@ def test_a_foreground_exec_leaves_the_container_to_other_callers(runtime, bundle
     runtime.delete(container_id).ok()
 
 
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--cwd", "tmp"], "Cwd must be an absolute path"),
+    (["--env", "NO_VALUE"], "invalid environment variable"),
+    pytest.param(["--cap", "SYS_ADMIN"], '--cap "SYS_ADMIN": not a known capability',
+                 marks=pytest.mark.ours_only),  # runc warns and drops it; unknown names fail here
+])
+def test_exec_flags_are_checked_as_flags(runtime, bundle, container_id, flags, message):
+    """runc refuses the first two; the message names the flag, not config.json."""
+    bundle.sh(SLEEPER)
+    c = create(runtime, bundle, container_id)
+    runtime.start(container_id).ok()
+    c.wait_output("ready")
+    failed = runtime.call("exec", *flags, container_id, "true")
+    assert failed.returncode != 0 and message in failed.stderr_text(), failed.describe()
+    assert "config.json" not in failed.stderr_text()
+    runtime.kill(container_id, "KILL").ok()
+    procs.wait_exit(c.pid)
+    runtime.delete(container_id).ok()
+
+
 def test_run_detached(runtime, bundle, container_id, test_dir):
     bundle.sh(SLEEPER)
     pid_file = test_dir / "run.pid"
