@@ -105,6 +105,12 @@ def int_option(parsed: Parsed, key: str, flag: str) -> int:
         raise UsageError(f'invalid value "{value}" for flag --{flag}: parse error') from None
 
 
+def require_no_args(parsed: Parsed, verb: str) -> None:
+    """runc's checkArgs(context, 0, exactArgs) for list, features, ..."""
+    if parsed.positionals:
+        raise UsageError(f'"{verb}" requires exactly 0 argument(s), got "{parsed.positionals[0]}"')
+
+
 def require_id(parsed: Parsed, verb: str, *, exact: bool = True) -> str:
     """runc's checkArgs: most verbs take exactly one argument, the container id."""
     if not parsed.positionals:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ociruntime.cli.args import Flag, parse
+from ociruntime.cli.args import Flag, parse, require_no_args
 from ociruntime.errors import UsageError
 
 
@@ -12,6 +12,7 @@ def main(opts, argv: list[str]) -> int:
     from ociruntime.lifecycle.list_ import list_containers
 
     parsed = parse(argv, [Flag(("format", "f"), takes_value=True, default="table"), Flag(("quiet", "q"))])
+    require_no_args(parsed, "list")
     fmt = parsed.options["format"]
     if fmt not in ("table", "json"):
         raise UsageError(f'invalid format option "{fmt}"')

@@ -96,6 +96,12 @@ def test_json_log_holds_the_error(runtime, container_id, test_dir):
     assert re.match(r"\d{4}-\d\d-\d\dT", errors[-1]["time"])
 
 
+@pytest.mark.parametrize("verb", ["list", "features"])
+def test_verbs_without_arguments_refuse_one(runtime, verb):
+    """runc's checkArgs: an extra argument is an error, never ignored."""
+    runtime.call(verb, "extra").failed('requires exactly 0 argument(s)')
+
+
 def test_unknown_verb_fails(runtime):
     result = runtime.call("frobnicate")
     assert result.returncode != 0, result.describe()
