@@ -105,6 +105,22 @@ def int_option(parsed: Parsed, key: str, flag: str) -> int:
         raise UsageError(f'invalid value "{value}" for flag --{flag}: parse error') from None
 
 
+def preserve_fds_option(parsed: Parsed) -> int:
+    """--preserve-fds N: fds 3..N+2 pass to the process, so each must be open (runc stats
+    them too: a closed one would silently not arrive)."""
+    count = int_option(parsed, "preserve_fds", "preserve-fds")
+    if count < 0:
+        raise UsageError("--preserve-fds must not be negative")
+    import posix
+
+    for index in range(count):
+        try:
+            posix.fstat(3 + index)
+        except OSError as err:
+            raise UsageError(f"unable to stat preserved-fd {index} (of {count}): {err.strerror}") from None
+    return count
+
+
 def require_no_args(parsed: Parsed, verb: str) -> None:
     """runc's checkArgs(context, 0, exactArgs) for list, features, ..."""
     if parsed.positionals:

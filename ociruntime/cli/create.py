@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ociruntime.cli.args import Flag, int_option, parse, require_id
+from ociruntime.cli.args import Flag, parse, preserve_fds_option, require_id
 
 CREATE_FLAGS = [
     Flag(("bundle", "b"), takes_value=True, default="."),
@@ -30,9 +30,7 @@ def create_options(opts, parsed, verb: str, *, detach: bool):  # -> CreateOption
                                "(--rootless=false or auto)")
     if parsed.options.get("pidfd_socket"):
         raise UsageError("--pidfd-socket is not supported yet")
-    preserve = int_option(parsed, "preserve_fds", "preserve-fds")
-    if preserve < 0:
-        raise UsageError("--preserve-fds must not be negative")
+    preserve = preserve_fds_option(parsed)
     return CreateOptions(
         root=opts.root, container_id=require_id(parsed, verb), bundle=str(parsed.options["bundle"]),
         pid_file=parsed.options["pid_file"], console_socket=parsed.options["console_socket"],

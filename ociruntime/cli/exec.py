@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ociruntime.cli.args import Flag, int_option, parse
+from ociruntime.cli.args import Flag, parse, preserve_fds_option
 from ociruntime.errors import UsageError
 
 # runc exits 255 when exec itself fails (the process's own status is passed through).
@@ -53,6 +53,6 @@ def main(opts, argv: list[str]) -> int:
         additional_gids=gids, caps=list(o["cap"]), no_new_privs=bool(o["no_new_privs"]),
         tty=bool(o["tty"]), apparmor=o["apparmor"], process_label=o["process_label"],
         detach=bool(o["detach"]), pid_file=o["pid_file"], console_socket=o["console_socket"],
-        preserve_fds=int_option(parsed, "preserve_fds", "preserve-fds"),
+        preserve_fds=preserve_fds_option(parsed),
         ignore_paused=bool(o["ignore_paused"]),
     ))

@@ -422,6 +422,23 @@ def test_exec_flags_are_checked_as_flags(runtime, bundle, container_id, flags, m
     runtime.delete(container_id).ok()
 
 
+@pytest.mark.ours_only  # runc's create stats its own fds: Go's runtime holds 3 and 4 open
+def test_preserve_fds_that_are_not_open_are_refused(runtime, bundle, container_id):
+    """As runc's exec: --preserve-fds N names fds 3..N+2 of the caller, and a closed one is
+    an error, not a process started without it (the call gets only stdio here)."""
+    bundle.sh(SLEEPER)
+    runtime.create(container_id, bundle, "--preserve-fds", "2").failed("unable to stat preserved-fd 0 (of 2)")
+    assert not runtime.exists(container_id)
+    c = create(runtime, bundle, container_id)
+    runtime.start(container_id).ok()
+    c.wait_output("ready")
+    runtime.call("exec", "--preserve-fds", "1", container_id, "true").failed("unable to stat preserved-fd 0 (of 1)",
+                                                                             code=255)
+    runtime.kill(container_id, "KILL").ok()
+    procs.wait_exit(c.pid)
+    runtime.delete(container_id).ok()
+
+
 def test_run_detached(runtime, bundle, container_id, test_dir):
     bundle.sh(SLEEPER)
     pid_file = test_dir / "run.pid"
